@@ -118,13 +118,16 @@ pub fn decode_line(line: &str) -> Vec<Result<String, String>> {
 
 /// Encode one JSON object into frame hex.
 pub fn encode_line(line: &str) -> Result<String, String> {
-    let input: FrameIn = serde_json::from_str(line.trim()).map_err(|e| format!("invalid JSON: {e}"))?;
-    let info = AnyMessage::lookup(&input.message, input.msg_type).ok_or_else(|| {
-        match input.msg_type {
-            Some(t) => format!("unknown message {:?} with msg_type 0x{t:02x}", input.message),
+    let input: FrameIn =
+        serde_json::from_str(line.trim()).map_err(|e| format!("invalid JSON: {e}"))?;
+    let info =
+        AnyMessage::lookup(&input.message, input.msg_type).ok_or_else(|| match input.msg_type {
+            Some(t) => format!(
+                "unknown message {:?} with msg_type 0x{t:02x}",
+                input.message
+            ),
             None => format!("unknown message {:?}", input.message),
-        }
-    })?;
+        })?;
     if let Some(ext) = input.extension_type {
         if ext & 0x7fff != info.extension_type {
             return Err(format!(
@@ -147,8 +150,13 @@ pub fn encode_line(line: &str) -> Result<String, String> {
         .write_to_vec(&mut payload)
         .map_err(|e| format!("tlvs: {e}"))?;
     }
-    let header = Header::new(info.extension_type, channel_msg, info.msg_type, payload.len())
-        .map_err(|e| format!("{}: {e}", info.name))?;
+    let header = Header::new(
+        info.extension_type,
+        channel_msg,
+        info.msg_type,
+        payload.len(),
+    )
+    .map_err(|e| format!("{}: {e}", info.name))?;
     let mut frame = header.to_bytes().to_vec();
     frame.extend_from_slice(&payload);
     Ok(hex::encode(frame))

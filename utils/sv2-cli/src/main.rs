@@ -65,8 +65,8 @@ fn main() -> ExitCode {
             }
             ok
         }),
-        Command::Encode { objects } => for_each_line(objects, |line| {
-            match sv2_cli::encode_line(line) {
+        Command::Encode { objects } => {
+            for_each_line(objects, |line| match sv2_cli::encode_line(line) {
                 Ok(hex) => {
                     let _ = writeln!(out, "{hex}");
                     true
@@ -75,8 +75,8 @@ fn main() -> ExitCode {
                     let _ = writeln!(out, "{}", sv2_cli::error_json(e));
                     false
                 }
-            }
-        }),
+            })
+        }
     };
     let _ = out.flush();
     match result {

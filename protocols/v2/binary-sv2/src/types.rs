@@ -291,7 +291,11 @@ fn write_len_prefix(w: &mut Writer<'_>, len: usize, prefix: usize) -> Result<(),
 }
 
 #[inline]
-fn read_len_prefix(r: &mut Reader<'_>, prefix: usize, ty: &'static str) -> Result<usize, DecodeError> {
+fn read_len_prefix(
+    r: &mut Reader<'_>,
+    prefix: usize,
+    ty: &'static str,
+) -> Result<usize, DecodeError> {
     let p = r.take(prefix, ty)?;
     let mut b = [0u8; 4];
     b[..prefix].copy_from_slice(p);

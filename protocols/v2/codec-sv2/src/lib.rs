@@ -278,7 +278,13 @@ impl Encoder {
         if self.buf.len() < len {
             self.buf.resize(len, 0);
         }
-        let n = encode_frame_with(extension_type, channel_msg, msg_type, msg, &mut self.buf[..len])?;
+        let n = encode_frame_with(
+            extension_type,
+            channel_msg,
+            msg_type,
+            msg,
+            &mut self.buf[..len],
+        )?;
         Ok(&self.buf[..n])
     }
 
@@ -303,9 +309,19 @@ mod tests {
     fn frames() -> Vec<u8> {
         let mut enc = Encoder::new();
         let mut out = Vec::new();
-        out.extend_from_slice(enc.encode(&SetupConnectionSuccess { used_version: 2, flags: 5 }).unwrap());
         out.extend_from_slice(
-            enc.encode(&Reconnect { new_host: "h".try_into().unwrap(), new_port: 1 }).unwrap(),
+            enc.encode(&SetupConnectionSuccess {
+                used_version: 2,
+                flags: 5,
+            })
+            .unwrap(),
+        );
+        out.extend_from_slice(
+            enc.encode(&Reconnect {
+                new_host: "h".try_into().unwrap(),
+                new_port: 1,
+            })
+            .unwrap(),
         );
         // A frame with an empty payload (unknown message type 0x7f).
         out.extend_from_slice(&[0, 0, 0x7f, 0, 0, 0]);
@@ -376,7 +392,10 @@ mod tests {
         let header = Header::new(0, false, 0x71, 101).unwrap().to_bytes();
         assert_eq!(
             dec.decode(&header),
-            Err(CodecError::Framing(FramingError::PayloadTooLarge { len: 101, max: 100 }))
+            Err(CodecError::Framing(FramingError::PayloadTooLarge {
+                len: 101,
+                max: 100
+            }))
         );
         // Split header: refused when the sixth byte arrives, and the decoder is reusable.
         dec.decode(&header[..3]).unwrap();

@@ -20,7 +20,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use binary_sv2::{EncodeError, Encodable};
+use binary_sv2::{Encodable, EncodeError};
 use const_sv2::{CHANNEL_BIT_MASK, SV2_FRAME_HEADER_SIZE, SV2_MAX_PAYLOAD_SIZE};
 use std::fmt;
 
@@ -54,7 +54,10 @@ impl fmt::Display for FramingError {
                 "frame payload truncated: msg_length is {expected}, {available} bytes available"
             ),
             FramingError::PayloadTooLarge { len, max } => {
-                write!(f, "frame payload of {len} bytes exceeds the maximum of {max}")
+                write!(
+                    f,
+                    "frame payload of {len} bytes exceeds the maximum of {max}"
+                )
             }
             FramingError::TrailingBytes { count } => {
                 write!(f, "{count} bytes after the end of the frame")

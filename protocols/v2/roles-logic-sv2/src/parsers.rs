@@ -9,7 +9,9 @@
 //! frame carries is not checked here: the spec's table and deployed implementations disagree on
 //! it for a few messages, and a receiver has nothing to gain from refusing either form.
 
-use binary_sv2::{DecodeError, DecodeErrorKind, Decodable, Encodable, EncodeError, IntoStatic, Writer};
+use binary_sv2::{
+    Decodable, DecodeError, DecodeErrorKind, Encodable, EncodeError, IntoStatic, Writer,
+};
 use const_sv2::*;
 use extensions_sv2::tlv::TlvList;
 use framing_sv2::Sv2Message;
@@ -328,7 +330,10 @@ impl<'a> AnyMessage<'a> {
     pub fn lookup(name: &str, msg_type: Option<u8>) -> Option<&'static MessageInfo> {
         let same = |spec: &str| {
             spec.len() - spec.matches('.').count() == name.len() - name.matches('.').count()
-                && spec.chars().filter(|&c| c != '.').eq(name.chars().filter(|&c| c != '.'))
+                && spec
+                    .chars()
+                    .filter(|&c| c != '.')
+                    .eq(name.chars().filter(|&c| c != '.'))
         };
         let mut found = Self::messages()
             .filter(|m| same(m.name))
@@ -343,7 +348,11 @@ impl<'a> AnyMessage<'a> {
     /// Decode `payload` as the message named by `(extension_type, msg_type)`; the channel bit
     /// in `extension_type` is ignored. Trailing bytes are an error.
     #[inline]
-    pub fn parse(extension_type: u16, msg_type: u8, payload: &'a [u8]) -> Result<Self, ParserError> {
+    pub fn parse(
+        extension_type: u16,
+        msg_type: u8,
+        payload: &'a [u8],
+    ) -> Result<Self, ParserError> {
         Ok(match group(extension_type, msg_type)? {
             Group::Common => AnyMessage::Common(CommonMessages::parse(msg_type, payload)?),
             Group::Mining => AnyMessage::Mining(Mining::parse(msg_type, payload)?),

@@ -28,7 +28,9 @@ fn to_spec_field_names(message: &str, fields: &Map<String, Value>) -> Map<String
 }
 
 fn vectors() -> impl Iterator<Item = Value> {
-    VECTORS.lines().map(|l| serde_json::from_str(l).expect("vector line is JSON"))
+    VECTORS
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("vector line is JSON"))
 }
 
 #[test]
@@ -39,12 +41,26 @@ fn every_vector_decodes_to_its_fields() {
         let case = v["case"].as_str().unwrap();
         let frame_bytes = hex::decode(v["frame_hex"].as_str().unwrap()).unwrap();
         let frame = Frame::parse(&frame_bytes).unwrap();
-        assert_eq!(frame.header.msg_type() as u64, v["msg_type"].as_u64().unwrap());
-        assert_eq!(frame.header.channel_msg(), v["channel_bit"].as_bool().unwrap(), "{name}");
-        assert_eq!(frame.header.extension_type() as u64, v["extension_type"].as_u64().unwrap());
+        assert_eq!(
+            frame.header.msg_type() as u64,
+            v["msg_type"].as_u64().unwrap()
+        );
+        assert_eq!(
+            frame.header.channel_msg(),
+            v["channel_bit"].as_bool().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            frame.header.extension_type() as u64,
+            v["extension_type"].as_u64().unwrap()
+        );
 
-        let msg = AnyMessage::parse(frame.header.extension_type(), frame.header.msg_type(), frame.payload)
-            .unwrap_or_else(|e| panic!("{name} {case}: {e}"));
+        let msg = AnyMessage::parse(
+            frame.header.extension_type(),
+            frame.header.msg_type(),
+            frame.payload,
+        )
+        .unwrap_or_else(|e| panic!("{name} {case}: {e}"));
         assert_eq!(msg.name().replace('.', ""), name, "{case}");
         assert_eq!(msg.channel_bit(), frame.header.channel_msg(), "{name}");
         let ours = serde_json::to_value(&msg).unwrap();
@@ -75,7 +91,11 @@ fn every_vector_encodes_from_its_fields() {
         );
         let mut frame = vec![0u8; 6 + msg.encoded_len()];
         framing_sv2::encode_frame_with(ext, msg.channel_bit(), msg_type, &msg, &mut frame).unwrap();
-        assert_eq!(hex::encode(&frame), v["frame_hex"].as_str().unwrap(), "{name} {case}");
+        assert_eq!(
+            hex::encode(&frame),
+            v["frame_hex"].as_str().unwrap(),
+            "{name} {case}"
+        );
     }
 }
 
@@ -85,7 +105,10 @@ fn the_other_implementations_field_names_are_accepted_too() {
         let ext = v["extension_type"].as_u64().unwrap() as u16;
         let msg_type = v["msg_type"].as_u64().unwrap() as u8;
         let msg = AnyMessage::deserialize_fields(ext, msg_type, v["fields"].clone()).unwrap();
-        assert_eq!(hex::encode(msg.to_bytes().unwrap()), v["payload_hex"].as_str().unwrap());
+        assert_eq!(
+            hex::encode(msg.to_bytes().unwrap()),
+            v["payload_hex"].as_str().unwrap()
+        );
     }
 }
 

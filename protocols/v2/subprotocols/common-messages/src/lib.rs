@@ -56,7 +56,11 @@ impl TryFrom<u8> for Protocol {
 /// subprotocol, the version range the client speaks, its feature flags, and who the client is.
 #[derive(Debug, Clone, PartialEq, Eq, Encodable, Decodable, IntoStatic)]
 #[cfg_attr(feature = "quickcheck", derive(binary_sv2::Arbitrary))]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct SetupConnection<'a> {
     /// 0 mining, 1 job declaration, 2 template distribution (see [`Protocol`]).
     pub protocol: u8,
@@ -89,7 +93,11 @@ impl SetupConnection<'_> {
 /// `flags` are the server's answer flags for the chosen protocol.
 #[derive(Debug, Clone, PartialEq, Eq, Encodable, Decodable, IntoStatic)]
 #[cfg_attr(feature = "quickcheck", derive(binary_sv2::Arbitrary))]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct SetupConnectionSuccess {
     /// The version the server chose; all later messages follow it.
     pub used_version: u16,
@@ -100,7 +108,11 @@ pub struct SetupConnectionSuccess {
 /// `SetupConnection.Error` (Server -> Client): the server refuses the connection.
 #[derive(Debug, Clone, PartialEq, Eq, Encodable, Decodable, IntoStatic)]
 #[cfg_attr(feature = "quickcheck", derive(binary_sv2::Arbitrary))]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct SetupConnectionError<'a> {
     /// The client flags the server does not support (for `unsupported-feature-flags`).
     pub flags: u32,
@@ -112,7 +124,11 @@ pub struct SetupConnectionError<'a> {
 /// it), so extension state negotiated for the channel must be negotiated again.
 #[derive(Debug, Clone, PartialEq, Eq, Encodable, Decodable, IntoStatic)]
 #[cfg_attr(feature = "quickcheck", derive(binary_sv2::Arbitrary))]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct ChannelEndpointChanged {
     pub channel_id: u32,
 }
@@ -121,7 +137,11 @@ pub struct ChannelEndpointChanged {
 /// `new_host` is empty), e.g. before maintenance.
 #[derive(Debug, Clone, PartialEq, Eq, Encodable, Decodable, IntoStatic)]
 #[cfg_attr(feature = "quickcheck", derive(binary_sv2::Arbitrary))]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct Reconnect<'a> {
     /// Host to connect to; empty means the current host.
     pub new_host: Str0255<'a>,
@@ -129,8 +149,38 @@ pub struct Reconnect<'a> {
     pub new_port: u16,
 }
 
-impl_sv2_message!(SetupConnection<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SETUP_CONNECTION, CHANNEL_BIT_SETUP_CONNECTION, "SetupConnection");
-impl_sv2_message!(SetupConnectionSuccess, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SETUP_CONNECTION_SUCCESS, CHANNEL_BIT_SETUP_CONNECTION_SUCCESS, "SetupConnection.Success");
-impl_sv2_message!(SetupConnectionError<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SETUP_CONNECTION_ERROR, CHANNEL_BIT_SETUP_CONNECTION_ERROR, "SetupConnection.Error");
-impl_sv2_message!(ChannelEndpointChanged, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_CHANNEL_ENDPOINT_CHANGED, CHANNEL_BIT_CHANNEL_ENDPOINT_CHANGED, "ChannelEndpointChanged");
-impl_sv2_message!(Reconnect<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_RECONNECT, CHANNEL_BIT_RECONNECT, "Reconnect");
+impl_sv2_message!(
+    SetupConnection<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SETUP_CONNECTION,
+    CHANNEL_BIT_SETUP_CONNECTION,
+    "SetupConnection"
+);
+impl_sv2_message!(
+    SetupConnectionSuccess,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SETUP_CONNECTION_SUCCESS,
+    CHANNEL_BIT_SETUP_CONNECTION_SUCCESS,
+    "SetupConnection.Success"
+);
+impl_sv2_message!(
+    SetupConnectionError<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SETUP_CONNECTION_ERROR,
+    CHANNEL_BIT_SETUP_CONNECTION_ERROR,
+    "SetupConnection.Error"
+);
+impl_sv2_message!(
+    ChannelEndpointChanged,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_CHANNEL_ENDPOINT_CHANGED,
+    CHANNEL_BIT_CHANNEL_ENDPOINT_CHANGED,
+    "ChannelEndpointChanged"
+);
+impl_sv2_message!(
+    Reconnect<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_RECONNECT,
+    CHANNEL_BIT_RECONNECT,
+    "Reconnect"
+);

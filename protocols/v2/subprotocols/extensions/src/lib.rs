@@ -31,7 +31,11 @@ use serde::{Deserialize, Serialize};
 /// SetupConnection.Success to ask for extensions by their U16 ids.
 #[derive(Debug, Clone, PartialEq, Eq, Encodable, Decodable, IntoStatic)]
 #[cfg_attr(feature = "quickcheck", derive(binary_sv2::Arbitrary))]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct RequestExtensions<'a> {
     pub request_id: u16,
     pub requested_extensions: Seq064K<'a, u16>,
@@ -41,7 +45,11 @@ pub struct RequestExtensions<'a> {
 /// supports; from now on both sides may use them.
 #[derive(Debug, Clone, PartialEq, Eq, Encodable, Decodable, IntoStatic)]
 #[cfg_attr(feature = "quickcheck", derive(binary_sv2::Arbitrary))]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct RequestExtensionsSuccess<'a> {
     pub request_id: u16,
     pub supported_extensions: Seq064K<'a, u16>,
@@ -51,13 +59,35 @@ pub struct RequestExtensionsSuccess<'a> {
 /// `required_extensions` are those the server needs the client to support.
 #[derive(Debug, Clone, PartialEq, Eq, Encodable, Decodable, IntoStatic)]
 #[cfg_attr(feature = "quickcheck", derive(binary_sv2::Arbitrary))]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(deny_unknown_fields))]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct RequestExtensionsError<'a> {
     pub request_id: u16,
     pub unsupported_extensions: Seq064K<'a, u16>,
     pub required_extensions: Seq064K<'a, u16>,
 }
 
-impl_sv2_message!(RequestExtensions<'a>, EXTENSION_TYPE_EXTENSIONS_NEGOTIATION, MESSAGE_TYPE_REQUEST_EXTENSIONS, CHANNEL_BIT_REQUEST_EXTENSIONS, "RequestExtensions");
-impl_sv2_message!(RequestExtensionsSuccess<'a>, EXTENSION_TYPE_EXTENSIONS_NEGOTIATION, MESSAGE_TYPE_REQUEST_EXTENSIONS_SUCCESS, CHANNEL_BIT_REQUEST_EXTENSIONS_SUCCESS, "RequestExtensions.Success");
-impl_sv2_message!(RequestExtensionsError<'a>, EXTENSION_TYPE_EXTENSIONS_NEGOTIATION, MESSAGE_TYPE_REQUEST_EXTENSIONS_ERROR, CHANNEL_BIT_REQUEST_EXTENSIONS_ERROR, "RequestExtensions.Error");
+impl_sv2_message!(
+    RequestExtensions<'a>,
+    EXTENSION_TYPE_EXTENSIONS_NEGOTIATION,
+    MESSAGE_TYPE_REQUEST_EXTENSIONS,
+    CHANNEL_BIT_REQUEST_EXTENSIONS,
+    "RequestExtensions"
+);
+impl_sv2_message!(
+    RequestExtensionsSuccess<'a>,
+    EXTENSION_TYPE_EXTENSIONS_NEGOTIATION,
+    MESSAGE_TYPE_REQUEST_EXTENSIONS_SUCCESS,
+    CHANNEL_BIT_REQUEST_EXTENSIONS_SUCCESS,
+    "RequestExtensions.Success"
+);
+impl_sv2_message!(
+    RequestExtensionsError<'a>,
+    EXTENSION_TYPE_EXTENSIONS_NEGOTIATION,
+    MESSAGE_TYPE_REQUEST_EXTENSIONS_ERROR,
+    CHANNEL_BIT_REQUEST_EXTENSIONS_ERROR,
+    "RequestExtensions.Error"
+);

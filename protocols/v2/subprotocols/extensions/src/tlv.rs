@@ -38,10 +38,12 @@ impl<'a> Tlv<'a> {
         }
         let n = self.encoded_len();
         let available = dst.len();
-        let out = dst.get_mut(..n).ok_or(EncodeError::new(EncodeErrorKind::BufferTooSmall {
-            needed: n,
-            available,
-        }))?;
+        let out = dst
+            .get_mut(..n)
+            .ok_or(EncodeError::new(EncodeErrorKind::BufferTooSmall {
+                needed: n,
+                available,
+            }))?;
         out[0..2].copy_from_slice(&self.extension_type.to_le_bytes());
         out[2] = self.field_type;
         out[3..5].copy_from_slice(&(self.value.len() as u16).to_le_bytes());
@@ -159,7 +161,10 @@ impl<'a> UserIdentity<'a> {
 
     /// Find the user_identity field in a TLV list; an over-long one is an error.
     pub fn find(list: &TlvList<'a>) -> Result<Option<UserIdentity<'a>>, DecodeError> {
-        match list.find(EXTENSION_TYPE_WORKER_HASHRATE_TRACKING, TLV_FIELD_TYPE_USER_IDENTITY) {
+        match list.find(
+            EXTENSION_TYPE_WORKER_HASHRATE_TRACKING,
+            TLV_FIELD_TYPE_USER_IDENTITY,
+        ) {
             None => Ok(None),
             Some(t) if t.value.len() > Self::MAX_LEN => Err(DecodeErrorKind::TooLong {
                 ty: "user_identity",
@@ -180,7 +185,13 @@ mod tests {
     fn tlv_layout_is_little_endian() {
         // ext 0x0002 -> 02 00 | field 0x01 | len 3 -> 03 00 | "abc"
         let mut out = Vec::new();
-        Tlv { extension_type: 2, field_type: 1, value: b"abc" }.write_to_vec(&mut out).unwrap();
+        Tlv {
+            extension_type: 2,
+            field_type: 1,
+            value: b"abc",
+        }
+        .write_to_vec(&mut out)
+        .unwrap();
         assert_eq!(out, [0x02, 0x00, 0x01, 0x03, 0x00, b'a', b'b', b'c']);
     }
 
@@ -205,10 +216,23 @@ mod tests {
     #[test]
     fn several_fields_are_found_by_type() {
         let mut out = Vec::new();
-        Tlv { extension_type: 9, field_type: 1, value: b"zz" }.write_to_vec(&mut out).unwrap();
-        UserIdentity::new("w1").unwrap().to_tlv().write_to_vec(&mut out).unwrap();
+        Tlv {
+            extension_type: 9,
+            field_type: 1,
+            value: b"zz",
+        }
+        .write_to_vec(&mut out)
+        .unwrap();
+        UserIdentity::new("w1")
+            .unwrap()
+            .to_tlv()
+            .write_to_vec(&mut out)
+            .unwrap();
         let list = TlvList::parse(&out).unwrap();
         assert_eq!(list.iter().count(), 2);
-        assert_eq!(UserIdentity::find(&list).unwrap().unwrap().as_bytes(), b"w1");
+        assert_eq!(
+            UserIdentity::find(&list).unwrap().unwrap().as_bytes(),
+            b"w1"
+        );
     }
 }

@@ -13,7 +13,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use binary_sv2::{Decodable, Encodable, IntoStatic, Seq064K, Str0255, B016M, B0255, B032, B064K, U256};
+use binary_sv2::{
+    Decodable, Encodable, IntoStatic, Seq064K, Str0255, B016M, B0255, B032, B064K, U256,
+};
 use const_sv2::*;
 use framing_sv2::impl_sv2_message;
 #[cfg(feature = "serde")]
@@ -119,11 +121,59 @@ message! {
     }
 }
 
-impl_sv2_message!(AllocateMiningJobToken<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_ALLOCATE_MINING_JOB_TOKEN, CHANNEL_BIT_ALLOCATE_MINING_JOB_TOKEN, "AllocateMiningJobToken");
-impl_sv2_message!(AllocateMiningJobTokenSuccess<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_ALLOCATE_MINING_JOB_TOKEN_SUCCESS, CHANNEL_BIT_ALLOCATE_MINING_JOB_TOKEN_SUCCESS, "AllocateMiningJobToken.Success");
-impl_sv2_message!(ProvideMissingTransactions<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_PROVIDE_MISSING_TRANSACTIONS, CHANNEL_BIT_PROVIDE_MISSING_TRANSACTIONS, "ProvideMissingTransactions");
-impl_sv2_message!(ProvideMissingTransactionsSuccess<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_PROVIDE_MISSING_TRANSACTIONS_SUCCESS, CHANNEL_BIT_PROVIDE_MISSING_TRANSACTIONS_SUCCESS, "ProvideMissingTransactions.Success");
-impl_sv2_message!(DeclareMiningJob<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_DECLARE_MINING_JOB, CHANNEL_BIT_DECLARE_MINING_JOB, "DeclareMiningJob");
-impl_sv2_message!(DeclareMiningJobSuccess<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_DECLARE_MINING_JOB_SUCCESS, CHANNEL_BIT_DECLARE_MINING_JOB_SUCCESS, "DeclareMiningJob.Success");
-impl_sv2_message!(DeclareMiningJobError<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_DECLARE_MINING_JOB_ERROR, CHANNEL_BIT_DECLARE_MINING_JOB_ERROR, "DeclareMiningJob.Error");
-impl_sv2_message!(PushSolution<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_PUSH_SOLUTION, CHANNEL_BIT_PUSH_SOLUTION, "PushSolution");
+impl_sv2_message!(
+    AllocateMiningJobToken<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_ALLOCATE_MINING_JOB_TOKEN,
+    CHANNEL_BIT_ALLOCATE_MINING_JOB_TOKEN,
+    "AllocateMiningJobToken"
+);
+impl_sv2_message!(
+    AllocateMiningJobTokenSuccess<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_ALLOCATE_MINING_JOB_TOKEN_SUCCESS,
+    CHANNEL_BIT_ALLOCATE_MINING_JOB_TOKEN_SUCCESS,
+    "AllocateMiningJobToken.Success"
+);
+impl_sv2_message!(
+    ProvideMissingTransactions<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_PROVIDE_MISSING_TRANSACTIONS,
+    CHANNEL_BIT_PROVIDE_MISSING_TRANSACTIONS,
+    "ProvideMissingTransactions"
+);
+impl_sv2_message!(
+    ProvideMissingTransactionsSuccess<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_PROVIDE_MISSING_TRANSACTIONS_SUCCESS,
+    CHANNEL_BIT_PROVIDE_MISSING_TRANSACTIONS_SUCCESS,
+    "ProvideMissingTransactions.Success"
+);
+impl_sv2_message!(
+    DeclareMiningJob<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_DECLARE_MINING_JOB,
+    CHANNEL_BIT_DECLARE_MINING_JOB,
+    "DeclareMiningJob"
+);
+impl_sv2_message!(
+    DeclareMiningJobSuccess<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_DECLARE_MINING_JOB_SUCCESS,
+    CHANNEL_BIT_DECLARE_MINING_JOB_SUCCESS,
+    "DeclareMiningJob.Success"
+);
+impl_sv2_message!(
+    DeclareMiningJobError<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_DECLARE_MINING_JOB_ERROR,
+    CHANNEL_BIT_DECLARE_MINING_JOB_ERROR,
+    "DeclareMiningJob.Error"
+);
+impl_sv2_message!(
+    PushSolution<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_PUSH_SOLUTION,
+    CHANNEL_BIT_PUSH_SOLUTION,
+    "PushSolution"
+);

@@ -24,7 +24,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use binary_sv2::{Decodable, Encodable, IntoStatic, Seq0255, Seq064K, Str0255, B0255, B032, B064K, U256};
+use binary_sv2::{
+    Decodable, Encodable, IntoStatic, Seq0255, Seq064K, Str0255, B0255, B032, B064K, U256,
+};
 use const_sv2::*;
 use framing_sv2::impl_sv2_message;
 #[cfg(feature = "serde")]
@@ -310,24 +312,150 @@ message! {
     }
 }
 
-impl_sv2_message!(OpenStandardMiningChannel<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_OPEN_STANDARD_MINING_CHANNEL, CHANNEL_BIT_OPEN_STANDARD_MINING_CHANNEL, "OpenStandardMiningChannel");
-impl_sv2_message!(OpenStandardMiningChannelSuccess<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_OPEN_STANDARD_MINING_CHANNEL_SUCCESS, CHANNEL_BIT_OPEN_STANDARD_MINING_CHANNEL_SUCCESS, "OpenStandardMiningChannel.Success");
-impl_sv2_message!(OpenMiningChannelError<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_OPEN_MINING_CHANNEL_ERROR, CHANNEL_BIT_OPEN_MINING_CHANNEL_ERROR, "OpenMiningChannel.Error");
-impl_sv2_message!(OpenExtendedMiningChannel<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_OPEN_EXTENDED_MINING_CHANNEL, CHANNEL_BIT_OPEN_EXTENDED_MINING_CHANNEL, "OpenExtendedMiningChannel");
-impl_sv2_message!(OpenExtendedMiningChannelSuccess<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_OPEN_EXTENDED_MINING_CHANNEL_SUCCESS, CHANNEL_BIT_OPEN_EXTENDED_MINING_CHANNEL_SUCCESS, "OpenExtendedMiningChannel.Success");
-impl_sv2_message!(NewMiningJob, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_NEW_MINING_JOB, CHANNEL_BIT_NEW_MINING_JOB, "NewMiningJob");
-impl_sv2_message!(UpdateChannel, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_UPDATE_CHANNEL, CHANNEL_BIT_UPDATE_CHANNEL, "UpdateChannel");
-impl_sv2_message!(UpdateChannelError<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_UPDATE_CHANNEL_ERROR, CHANNEL_BIT_UPDATE_CHANNEL_ERROR, "UpdateChannel.Error");
-impl_sv2_message!(CloseChannel<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_CLOSE_CHANNEL, CHANNEL_BIT_CLOSE_CHANNEL, "CloseChannel");
-impl_sv2_message!(SetExtranoncePrefix<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SET_EXTRANONCE_PREFIX, CHANNEL_BIT_SET_EXTRANONCE_PREFIX, "SetExtranoncePrefix");
-impl_sv2_message!(SubmitSharesStandard, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SUBMIT_SHARES_STANDARD, CHANNEL_BIT_SUBMIT_SHARES_STANDARD, "SubmitSharesStandard");
-impl_sv2_message!(SubmitSharesExtended<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SUBMIT_SHARES_EXTENDED, CHANNEL_BIT_SUBMIT_SHARES_EXTENDED, "SubmitSharesExtended");
-impl_sv2_message!(SubmitSharesSuccess, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SUBMIT_SHARES_SUCCESS, CHANNEL_BIT_SUBMIT_SHARES_SUCCESS, "SubmitShares.Success");
-impl_sv2_message!(SubmitSharesError<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SUBMIT_SHARES_ERROR, CHANNEL_BIT_SUBMIT_SHARES_ERROR, "SubmitShares.Error");
-impl_sv2_message!(NewExtendedMiningJob<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_NEW_EXTENDED_MINING_JOB, CHANNEL_BIT_NEW_EXTENDED_MINING_JOB, "NewExtendedMiningJob");
-impl_sv2_message!(SetNewPrevHash, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_MINING_SET_NEW_PREV_HASH, CHANNEL_BIT_MINING_SET_NEW_PREV_HASH, "SetNewPrevHash");
-impl_sv2_message!(SetTarget, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SET_TARGET, CHANNEL_BIT_SET_TARGET, "SetTarget");
-impl_sv2_message!(SetCustomMiningJob<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SET_CUSTOM_MINING_JOB, CHANNEL_BIT_SET_CUSTOM_MINING_JOB, "SetCustomMiningJob");
-impl_sv2_message!(SetCustomMiningJobSuccess, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SET_CUSTOM_MINING_JOB_SUCCESS, CHANNEL_BIT_SET_CUSTOM_MINING_JOB_SUCCESS, "SetCustomMiningJob.Success");
-impl_sv2_message!(SetCustomMiningJobError<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SET_CUSTOM_MINING_JOB_ERROR, CHANNEL_BIT_SET_CUSTOM_MINING_JOB_ERROR, "SetCustomMiningJob.Error");
-impl_sv2_message!(SetGroupChannel<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SET_GROUP_CHANNEL, CHANNEL_BIT_SET_GROUP_CHANNEL, "SetGroupChannel");
+impl_sv2_message!(
+    OpenStandardMiningChannel<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_OPEN_STANDARD_MINING_CHANNEL,
+    CHANNEL_BIT_OPEN_STANDARD_MINING_CHANNEL,
+    "OpenStandardMiningChannel"
+);
+impl_sv2_message!(
+    OpenStandardMiningChannelSuccess<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_OPEN_STANDARD_MINING_CHANNEL_SUCCESS,
+    CHANNEL_BIT_OPEN_STANDARD_MINING_CHANNEL_SUCCESS,
+    "OpenStandardMiningChannel.Success"
+);
+impl_sv2_message!(
+    OpenMiningChannelError<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_OPEN_MINING_CHANNEL_ERROR,
+    CHANNEL_BIT_OPEN_MINING_CHANNEL_ERROR,
+    "OpenMiningChannel.Error"
+);
+impl_sv2_message!(
+    OpenExtendedMiningChannel<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_OPEN_EXTENDED_MINING_CHANNEL,
+    CHANNEL_BIT_OPEN_EXTENDED_MINING_CHANNEL,
+    "OpenExtendedMiningChannel"
+);
+impl_sv2_message!(
+    OpenExtendedMiningChannelSuccess<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_OPEN_EXTENDED_MINING_CHANNEL_SUCCESS,
+    CHANNEL_BIT_OPEN_EXTENDED_MINING_CHANNEL_SUCCESS,
+    "OpenExtendedMiningChannel.Success"
+);
+impl_sv2_message!(
+    NewMiningJob,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_NEW_MINING_JOB,
+    CHANNEL_BIT_NEW_MINING_JOB,
+    "NewMiningJob"
+);
+impl_sv2_message!(
+    UpdateChannel,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_UPDATE_CHANNEL,
+    CHANNEL_BIT_UPDATE_CHANNEL,
+    "UpdateChannel"
+);
+impl_sv2_message!(
+    UpdateChannelError<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_UPDATE_CHANNEL_ERROR,
+    CHANNEL_BIT_UPDATE_CHANNEL_ERROR,
+    "UpdateChannel.Error"
+);
+impl_sv2_message!(
+    CloseChannel<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_CLOSE_CHANNEL,
+    CHANNEL_BIT_CLOSE_CHANNEL,
+    "CloseChannel"
+);
+impl_sv2_message!(
+    SetExtranoncePrefix<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SET_EXTRANONCE_PREFIX,
+    CHANNEL_BIT_SET_EXTRANONCE_PREFIX,
+    "SetExtranoncePrefix"
+);
+impl_sv2_message!(
+    SubmitSharesStandard,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SUBMIT_SHARES_STANDARD,
+    CHANNEL_BIT_SUBMIT_SHARES_STANDARD,
+    "SubmitSharesStandard"
+);
+impl_sv2_message!(
+    SubmitSharesExtended<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SUBMIT_SHARES_EXTENDED,
+    CHANNEL_BIT_SUBMIT_SHARES_EXTENDED,
+    "SubmitSharesExtended"
+);
+impl_sv2_message!(
+    SubmitSharesSuccess,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SUBMIT_SHARES_SUCCESS,
+    CHANNEL_BIT_SUBMIT_SHARES_SUCCESS,
+    "SubmitShares.Success"
+);
+impl_sv2_message!(
+    SubmitSharesError<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SUBMIT_SHARES_ERROR,
+    CHANNEL_BIT_SUBMIT_SHARES_ERROR,
+    "SubmitShares.Error"
+);
+impl_sv2_message!(
+    NewExtendedMiningJob<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_NEW_EXTENDED_MINING_JOB,
+    CHANNEL_BIT_NEW_EXTENDED_MINING_JOB,
+    "NewExtendedMiningJob"
+);
+impl_sv2_message!(
+    SetNewPrevHash,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_MINING_SET_NEW_PREV_HASH,
+    CHANNEL_BIT_MINING_SET_NEW_PREV_HASH,
+    "SetNewPrevHash"
+);
+impl_sv2_message!(
+    SetTarget,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SET_TARGET,
+    CHANNEL_BIT_SET_TARGET,
+    "SetTarget"
+);
+impl_sv2_message!(
+    SetCustomMiningJob<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SET_CUSTOM_MINING_JOB,
+    CHANNEL_BIT_SET_CUSTOM_MINING_JOB,
+    "SetCustomMiningJob"
+);
+impl_sv2_message!(
+    SetCustomMiningJobSuccess,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SET_CUSTOM_MINING_JOB_SUCCESS,
+    CHANNEL_BIT_SET_CUSTOM_MINING_JOB_SUCCESS,
+    "SetCustomMiningJob.Success"
+);
+impl_sv2_message!(
+    SetCustomMiningJobError<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SET_CUSTOM_MINING_JOB_ERROR,
+    CHANNEL_BIT_SET_CUSTOM_MINING_JOB_ERROR,
+    "SetCustomMiningJob.Error"
+);
+impl_sv2_message!(
+    SetGroupChannel<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SET_GROUP_CHANNEL,
+    CHANNEL_BIT_SET_GROUP_CHANNEL,
+    "SetGroupChannel"
+);

@@ -13,7 +13,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use binary_sv2::{Decodable, Encodable, IntoStatic, Seq0255, Seq064K, Str0255, B016M, B0255, B064K, U256};
+use binary_sv2::{
+    Decodable, Encodable, IntoStatic, Seq0255, Seq064K, Str0255, B016M, B0255, B064K, U256,
+};
 use const_sv2::*;
 use framing_sv2::impl_sv2_message;
 #[cfg(feature = "serde")]
@@ -124,10 +126,52 @@ message! {
     }
 }
 
-impl_sv2_message!(CoinbaseOutputConstraints, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_COINBASE_OUTPUT_CONSTRAINTS, CHANNEL_BIT_COINBASE_OUTPUT_CONSTRAINTS, "CoinbaseOutputConstraints");
-impl_sv2_message!(NewTemplate<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_NEW_TEMPLATE, CHANNEL_BIT_NEW_TEMPLATE, "NewTemplate");
-impl_sv2_message!(SetNewPrevHash, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_TEMPLATE_DISTRIBUTION_SET_NEW_PREV_HASH, CHANNEL_BIT_TEMPLATE_DISTRIBUTION_SET_NEW_PREV_HASH, "SetNewPrevHash");
-impl_sv2_message!(RequestTransactionData, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_REQUEST_TRANSACTION_DATA, CHANNEL_BIT_REQUEST_TRANSACTION_DATA, "RequestTransactionData");
-impl_sv2_message!(RequestTransactionDataSuccess<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_REQUEST_TRANSACTION_DATA_SUCCESS, CHANNEL_BIT_REQUEST_TRANSACTION_DATA_SUCCESS, "RequestTransactionData.Success");
-impl_sv2_message!(RequestTransactionDataError<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_REQUEST_TRANSACTION_DATA_ERROR, CHANNEL_BIT_REQUEST_TRANSACTION_DATA_ERROR, "RequestTransactionData.Error");
-impl_sv2_message!(SubmitSolution<'a>, EXTENSION_TYPE_NO_EXTENSION, MESSAGE_TYPE_SUBMIT_SOLUTION, CHANNEL_BIT_SUBMIT_SOLUTION, "SubmitSolution");
+impl_sv2_message!(
+    CoinbaseOutputConstraints,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_COINBASE_OUTPUT_CONSTRAINTS,
+    CHANNEL_BIT_COINBASE_OUTPUT_CONSTRAINTS,
+    "CoinbaseOutputConstraints"
+);
+impl_sv2_message!(
+    NewTemplate<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_NEW_TEMPLATE,
+    CHANNEL_BIT_NEW_TEMPLATE,
+    "NewTemplate"
+);
+impl_sv2_message!(
+    SetNewPrevHash,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_TEMPLATE_DISTRIBUTION_SET_NEW_PREV_HASH,
+    CHANNEL_BIT_TEMPLATE_DISTRIBUTION_SET_NEW_PREV_HASH,
+    "SetNewPrevHash"
+);
+impl_sv2_message!(
+    RequestTransactionData,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_REQUEST_TRANSACTION_DATA,
+    CHANNEL_BIT_REQUEST_TRANSACTION_DATA,
+    "RequestTransactionData"
+);
+impl_sv2_message!(
+    RequestTransactionDataSuccess<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_REQUEST_TRANSACTION_DATA_SUCCESS,
+    CHANNEL_BIT_REQUEST_TRANSACTION_DATA_SUCCESS,
+    "RequestTransactionData.Success"
+);
+impl_sv2_message!(
+    RequestTransactionDataError<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_REQUEST_TRANSACTION_DATA_ERROR,
+    CHANNEL_BIT_REQUEST_TRANSACTION_DATA_ERROR,
+    "RequestTransactionData.Error"
+);
+impl_sv2_message!(
+    SubmitSolution<'a>,
+    EXTENSION_TYPE_NO_EXTENSION,
+    MESSAGE_TYPE_SUBMIT_SOLUTION,
+    CHANNEL_BIT_SUBMIT_SOLUTION,
+    "SubmitSolution"
+);
