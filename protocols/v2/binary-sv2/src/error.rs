@@ -29,9 +29,9 @@ pub enum DecodeErrorKind {
     },
 }
 
-/// A decoding error with the message and field it happened in, when known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DecodeError {
+/// Where and what: the details of a [`DecodeError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeErrorDetails {
     pub kind: DecodeErrorKind,
     /// Name of the struct (message) being decoded.
     pub message: Option<&'static str>,
@@ -39,21 +39,38 @@ pub struct DecodeError {
     pub field: Option<&'static str>,
 }
 
+/// A decoding error with the message and field it happened in, when known.
+///
+/// Boxed so that `Result<T, DecodeError>` stays one word wider than `T`: every field read
+/// returns one, and a large error type made the hot decoding path measurably slower. The
+/// allocation happens only on the error path. Fields are read through `Deref`
+/// (`err.kind`, `err.message`, `err.field`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(Box<DecodeErrorDetails>);
+
+impl std::ops::Deref for DecodeError {
+    type Target = DecodeErrorDetails;
+    fn deref(&self) -> &DecodeErrorDetails {
+        &self.0
+    }
+}
+
 impl DecodeError {
-    pub const fn new(kind: DecodeErrorKind) -> Self {
-        DecodeError {
+    #[cold]
+    pub fn new(kind: DecodeErrorKind) -> Self {
+        DecodeError(Box::new(DecodeErrorDetails {
             kind,
             message: None,
             field: None,
-        }
+        }))
     }
 
     /// Attach the innermost struct and field; outer structs keep the inner location.
     #[cold]
     pub fn at(mut self, message: &'static str, field: &'static str) -> Self {
-        if self.message.is_none() {
-            self.message = Some(message);
-            self.field = Some(field);
+        if self.0.message.is_none() {
+            self.0.message = Some(message);
+            self.0.field = Some(field);
         }
         self
     }
@@ -61,8 +78,8 @@ impl DecodeError {
     /// Attach a message name to an error that has none (used for trailing bytes).
     #[cold]
     pub fn in_message(mut self, message: &'static str) -> Self {
-        if self.message.is_none() {
-            self.message = Some(message);
+        if self.0.message.is_none() {
+            self.0.message = Some(message);
         }
         self
     }

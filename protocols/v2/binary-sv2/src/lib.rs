@@ -56,7 +56,7 @@ mod arbitrary;
 mod serde_impls;
 
 pub use codec::{sum_fixed_sizes, Decodable, Encodable, IntoStatic, Reader, Writer};
-pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind};
+pub use error::{DecodeError, DecodeErrorDetails, DecodeErrorKind, EncodeError, EncodeErrorKind};
 pub use seq::{Seq, Seq0255, Seq064K, SeqElement, SeqIter};
 pub use types::{Bytes, PubKey, Signature, Str0255, B016M, B0255, B032, B064K, U24, U256};
 
@@ -71,3 +71,8 @@ pub use derive_codec_sv2::Arbitrary;
 #[doc(hidden)]
 #[cfg(feature = "quickcheck")]
 pub use quickcheck as __quickcheck;
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -61,6 +61,9 @@ impl From<FramingError> for CodecError {
     }
 }
 
+/// What a decode call returns: bytes consumed, and the frame they completed, if any.
+pub type Decoded<F> = (usize, Option<F>);
+
 /// Streaming decoder of plaintext frames.
 #[derive(Debug)]
 pub struct StandardDecoder {
@@ -133,10 +136,7 @@ impl StandardDecoder {
     /// if any. Call again with the unused rest. The frame borrows from `input` when it was
     /// whole there, from the decoder otherwise.
     #[inline]
-    pub fn decode<'s>(
-        &'s mut self,
-        input: &'s [u8],
-    ) -> Result<(usize, Option<Frame<'s>>), CodecError> {
+    pub fn decode<'s>(&'s mut self, input: &'s [u8]) -> Result<Decoded<Frame<'s>>, CodecError> {
         if self.filled == 0 {
             if let Some(h) = input.first_chunk::<6>() {
                 let header = Header::from_array(h);
@@ -219,10 +219,7 @@ impl StandardDecoder {
     }
 
     /// Like [`StandardDecoder::decode`], returning an owned frame.
-    pub fn decode_owned(
-        &mut self,
-        input: &[u8],
-    ) -> Result<(usize, Option<Sv2Frame<Vec<u8>>>), CodecError> {
+    pub fn decode_owned(&mut self, input: &[u8]) -> Result<Decoded<Sv2Frame<Vec<u8>>>, CodecError> {
         let (used, frame) = self.decode(input)?;
         Ok((used, frame.map(|f| f.to_owned_frame())))
     }
@@ -233,7 +230,7 @@ impl StandardDecoder {
         &mut self,
         input: &[u8],
         pool: &BufferPool,
-    ) -> Result<(usize, Option<Sv2Frame<PooledBuffer>>), CodecError> {
+    ) -> Result<Decoded<Sv2Frame<PooledBuffer>>, CodecError> {
         let (used, frame) = self.decode(input)?;
         let frame = match frame {
             None => None,
@@ -420,3 +417,8 @@ mod tests {
         }
     }
 }
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -255,3 +255,8 @@ mod tests {
         assert_eq!(CHANNEL_BIT_MASK.to_le_bytes(), [0x00, 0x80]);
     }
 }
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -19,3 +19,8 @@
 #![forbid(unsafe_code)]
 
 pub mod parsers;
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -28,7 +28,7 @@ use template_distribution_sv2::{
 };
 
 /// Why a payload could not be turned into a typed message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParserError {
     /// No message of this subprotocol or extension has this type.
     UnknownMessageType { extension_type: u16, msg_type: u8 },

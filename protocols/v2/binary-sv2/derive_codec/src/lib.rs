@@ -273,3 +273,8 @@ fn expand_arbitrary(input: &DeriveInput) -> syn::Result<TokenStream2> {
         }
     })
 }
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -184,3 +184,8 @@ impl_sv2_message!(
     CHANNEL_BIT_RECONNECT,
     "Reconnect"
 );
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

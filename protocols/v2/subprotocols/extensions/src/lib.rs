@@ -91,3 +91,8 @@ impl_sv2_message!(
     CHANNEL_BIT_REQUEST_EXTENSIONS_ERROR,
     "RequestExtensions.Error"
 );
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

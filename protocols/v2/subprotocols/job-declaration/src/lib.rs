@@ -177,3 +177,8 @@ impl_sv2_message!(
     CHANNEL_BIT_PUSH_SOLUTION,
     "PushSolution"
 );
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

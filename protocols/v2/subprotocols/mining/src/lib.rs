@@ -459,3 +459,8 @@ impl_sv2_message!(
     CHANNEL_BIT_SET_GROUP_CHANNEL,
     "SetGroupChannel"
 );
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

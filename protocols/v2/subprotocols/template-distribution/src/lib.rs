@@ -175,3 +175,8 @@ impl_sv2_message!(
     CHANNEL_BIT_SUBMIT_SOLUTION,
     "SubmitSolution"
 );
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
