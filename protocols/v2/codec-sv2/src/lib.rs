@@ -10,6 +10,10 @@
 //! [`Encoder`] writes frames into one reusable buffer: after the first frames it does not
 //! allocate.
 //!
+//! With the `noise_sv2` feature, [`NoiseEncoder`] and [`NoiseDecoder`] do the same for
+//! encrypted frames after the handshake (`noise_sv2`); the decoder likewise says exactly how
+//! many bytes it needs: 22 for the encrypted header, then the encrypted payload.
+//!
 //! With the `with_buffer_pool` feature, frames can also be taken as owned buffers from a
 //! `buffer_sv2::BufferPool` ([`StandardDecoder::decode_pooled`], [`Encoder::encode_pooled`]).
 //!
@@ -39,16 +43,33 @@ use std::fmt;
 #[cfg(feature = "with_buffer_pool")]
 use buffer_sv2::{BufferPool, PooledBuffer};
 
+#[cfg(feature = "noise_sv2")]
+mod noise;
+#[cfg(feature = "noise_sv2")]
+pub use noise::{NoiseDecoder, NoiseEncoder};
+
 /// Errors of the codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodecError {
     Framing(FramingError),
+    /// Decryption or encryption failed (feature `noise_sv2`): close the connection.
+    #[cfg(feature = "noise_sv2")]
+    Noise(noise_sv2::NoiseError),
+}
+
+#[cfg(feature = "noise_sv2")]
+impl From<noise_sv2::NoiseError> for CodecError {
+    fn from(e: noise_sv2::NoiseError) -> Self {
+        CodecError::Noise(e)
+    }
 }
 
 impl fmt::Display for CodecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CodecError::Framing(e) => write!(f, "{e}"),
+            #[cfg(feature = "noise_sv2")]
+            CodecError::Noise(e) => write!(f, "{e}"),
         }
     }
 }
