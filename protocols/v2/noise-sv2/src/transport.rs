@@ -144,7 +144,7 @@ impl Decryptor {
         const PIECE: usize = NOISE_MAX_PLAINTEXT + MAC_LEN;
         // Every piece carries at least one plaintext byte and a tag; anything else (an empty
         // or tag-only last piece) is not what an encryptor produces.
-        if ct.is_empty() || (ct.len() % PIECE != 0 && ct.len() % PIECE <= MAC_LEN) {
+        if ct.is_empty() || (!ct.len().is_multiple_of(PIECE) && ct.len() % PIECE <= MAC_LEN) {
             return Err(NoiseError::CiphertextLength { got: ct.len() });
         }
         let pieces = ct.len().div_ceil(PIECE);

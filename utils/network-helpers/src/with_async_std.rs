@@ -1,0 +1,54 @@
+//! Connections on async-std.
+
+use crate::*;
+use async_std::io::{ReadExt, WriteExt};
+use async_std::net::TcpStream;
+
+struct Half(TcpStream);
+
+impl ReadIo for Half {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        ReadExt::read(&mut self.0, buf).await
+    }
+}
+
+impl WriteIo for Half {
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        WriteExt::write_all(&mut self.0, buf).await
+    }
+    async fn shutdown(&mut self) {
+        let _ = self.0.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// Run the handshake (within the configured timeout) and start the connection's reader and
+/// writer tasks on async-std.
+pub async fn connect(
+    stream: TcpStream,
+    security: Security,
+    cfg: ConnectionConfig,
+) -> Result<Connection, Error> {
+    let _ = stream.set_nodelay(true);
+    let mut r = Half(stream.clone());
+    let mut w = Half(stream);
+    let (dec, enc, result) = match async_std::future::timeout(
+        cfg.handshake_timeout,
+        handshake(&mut r, &mut w, &security, &cfg),
+    )
+    .await
+    {
+        Ok(res) => res?,
+        Err(_) => return Err(Error::HandshakeTimeout(cfg.handshake_timeout)),
+    };
+    let (mut conn, to_app, from_app) = channels(cfg.channel_capacity);
+    conn.handshake = result;
+    async_std::task::spawn(read_loop(
+        r,
+        dec,
+        to_app.clone(),
+        from_app.clone(),
+        cfg.read_buffer,
+    ));
+    async_std::task::spawn(write_loop(w, enc, from_app, to_app));
+    Ok(conn)
+}
