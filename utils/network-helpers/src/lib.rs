@@ -217,7 +217,10 @@ pub(crate) async fn handshake<R: ReadIo, W: WriteIo>(
             let (session, result) = init.finish(&m2, unix_now())?;
             let (enc, dec) = session.split();
             Ok((
-                Decoder::Noise(Box::new(NoiseDecoder::with_max_payload(dec, cfg.max_payload))),
+                Decoder::Noise(Box::new(NoiseDecoder::with_max_payload(
+                    dec,
+                    cfg.max_payload,
+                ))),
                 Encoder::Noise(Box::new(NoiseEncoder::new(enc))),
                 Some(result),
             ))
@@ -230,7 +233,10 @@ pub(crate) async fn handshake<R: ReadIo, W: WriteIo>(
             w.write_all(&m2).await?;
             let (enc, dec) = session.split();
             Ok((
-                Decoder::Noise(Box::new(NoiseDecoder::with_max_payload(dec, cfg.max_payload))),
+                Decoder::Noise(Box::new(NoiseDecoder::with_max_payload(
+                    dec,
+                    cfg.max_payload,
+                ))),
                 Encoder::Noise(Box::new(NoiseEncoder::new(enc))),
                 None,
             ))

@@ -54,7 +54,8 @@ pub fn error_json(msg: impl std::fmt::Display) -> String {
     serde_json::json!({ "error": msg.to_string() }).to_string()
 }
 
-fn frame_to_json(frame: &Frame<'_>) -> Result<String, String> {
+/// The JSON line of one frame, as `sv2 decode` prints it.
+pub fn frame_to_json(frame: &Frame<'_>) -> Result<String, String> {
     let h = frame.header;
     let (msg, tlvs) = AnyMessage::parse_with_tlvs(h.extension_type(), h.msg_type(), frame.payload)
         .map_err(|e| e.to_string())?;
@@ -160,4 +161,25 @@ pub fn encode_line(line: &str) -> Result<String, String> {
     let mut frame = header.to_bytes().to_vec();
     frame.extend_from_slice(&payload);
     Ok(hex::encode(frame))
+}
+
+pub mod probe;
+
+/// `sv2 keygen`: a new authority key pair, as lines to paste into a config.
+pub fn keygen() -> Result<String, String> {
+    let sk = noise_sv2::AuthoritySecretKey::generate().map_err(|e| e.to_string())?;
+    let pk = sk.public_key();
+    Ok(format!(
+        "# Stratum V2 authority key pair. Keep the secret key in the pool's config only;\n\
+         # give the public key to miners (base58check, as deployed pools print it).\n\
+         authority_secret_key = \"{}\"\n\
+         authority_public_key = \"{}\"\n\
+         # the same keys in hex (secret key, x-only public key)\n\
+         authority_secret_key_hex = \"{}\"\n\
+         authority_public_key_hex = \"{}\"",
+        sk.to_base58(),
+        pk.to_base58(),
+        sk.to_hex(),
+        pk.to_hex()
+    ))
 }
