@@ -335,3 +335,8 @@ pub(crate) fn channels(
         from_app,
     )
 }
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -17,7 +17,7 @@ use crate::keys::even_y;
 use crate::transport::NoiseSession;
 use hmac::{Hmac, Mac};
 use secp256k1::ellswift::{ElligatorSwift, ElligatorSwiftParty};
-use secp256k1::{Keypair, PublicKey, Secp256k1, SecretKey, XOnlyPublicKey};
+use secp256k1::{Keypair, PublicKey, SecretKey, XOnlyPublicKey, SECP256K1};
 use sha2::{Digest, Sha256};
 
 /// The protocol name, hashed into the initial state.
@@ -126,11 +126,13 @@ fn ecdh(
     ElligatorSwift::shared_secret(*initiator, *responder, secret, party, None).to_secret_bytes()
 }
 
-/// A handshake key: a secret and the ElligatorSwift encoding that is sent for it.
+/// A handshake key: a secret, the ElligatorSwift encoding that is sent for it, and its x-only
+/// public key (computed once: a responder's static key signs into every certificate).
 #[derive(Clone, Copy)]
 pub struct HandshakeKey {
     pub secret: SecretKey,
     pub encoding: ElligatorSwift,
+    pub xonly: XOnlyPublicKey,
 }
 
 impl HandshakeKey {
@@ -142,11 +144,11 @@ impl HandshakeKey {
 
     /// The key for `secret` (normalised to even Y).
     pub fn from_secret(secret: SecretKey) -> Self {
-        let secret = even_y(secret);
-        let pk = PublicKey::from_secret_key(&Secp256k1::signing_only(), &secret);
+        let (secret, pk) = even_y(secret);
         HandshakeKey {
             secret,
             encoding: ElligatorSwift::from_pubkey(pk),
+            xonly: pk.x_only_public_key().0,
         }
     }
 
@@ -156,6 +158,7 @@ impl HandshakeKey {
         HandshakeKey {
             secret,
             encoding: ElligatorSwift::from_array(encoding),
+            xonly: secret.x_only_public_key(SECP256K1).0,
         }
     }
 }
@@ -272,12 +275,7 @@ impl Initiator {
         cert_bytes.copy_from_slice(&cert_ct[..SIGNATURE_NOISE_MESSAGE_LEN]);
         let certificate = Certificate::from_bytes(&cert_bytes);
         let responder_static = PublicKey::from_ellswift(rs).x_only_public_key().0;
-        certificate.verify(
-            &Secp256k1::verification_only(),
-            &self.authority,
-            &responder_static,
-            now,
-        )?;
+        certificate.verify(SECP256K1, &self.authority, &responder_static, now)?;
 
         let (i2r, r2i) = s.split();
         Ok((
@@ -386,14 +384,10 @@ impl Responder {
             ElligatorSwiftParty::B,
         ));
 
-        let secp = Secp256k1::signing_only();
-        let static_xonly = PublicKey::from_secret_key(&secp, &self.static_key.secret)
-            .x_only_public_key()
-            .0;
         let cert = Certificate::sign(
-            &secp,
+            SECP256K1,
             &self.authority,
-            &static_xonly,
+            &self.static_key.xonly,
             now,
             now.saturating_add(self.cert_validity_secs),
             &self.aux_rand,

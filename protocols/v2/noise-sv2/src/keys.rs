@@ -7,7 +7,7 @@
 //!
 //! Both are also accepted as plain hex (64 characters), which some tools print.
 
-use secp256k1::{Keypair, Parity, PublicKey, Secp256k1, SecretKey, XOnlyPublicKey};
+use secp256k1::{Keypair, Parity, PublicKey, SecretKey, XOnlyPublicKey, SECP256K1};
 use std::fmt;
 use std::str::FromStr;
 
@@ -125,7 +125,7 @@ impl AuthoritySecretKey {
     }
 
     pub fn keypair(&self) -> Keypair {
-        Keypair::from_secret_key(&Secp256k1::signing_only(), &self.0)
+        Keypair::from_secret_key(SECP256K1, &self.0)
     }
 
     pub fn public_key(&self) -> AuthorityPublicKey {
@@ -166,13 +166,12 @@ impl fmt::Debug for AuthoritySecretKey {
 
 /// Negate `sk` if its point has odd Y, as deployed implementations do for every handshake key
 /// (the x-only ECDH and x-only keys do not depend on it; the ElligatorSwift encoding does, so
-/// keys made this way encode like theirs).
-pub fn even_y(sk: SecretKey) -> SecretKey {
-    let secp = Secp256k1::signing_only();
-    let (_, parity) = PublicKey::from_secret_key(&secp, &sk).x_only_public_key();
-    if parity == Parity::Odd {
-        sk.negate()
+/// keys made this way encode like theirs). Returns the key and its public key, computed once.
+pub fn even_y(sk: SecretKey) -> (SecretKey, PublicKey) {
+    let pk = PublicKey::from_secret_key(SECP256K1, &sk);
+    if pk.x_only_public_key().1 == Parity::Odd {
+        (sk.negate(), pk.negate(SECP256K1))
     } else {
-        sk
+        (sk, pk)
     }
 }

@@ -67,3 +67,8 @@ pub(crate) fn random_secret_key() -> Result<secp256k1::SecretKey, NoiseError> {
         }
     }
 }
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
