@@ -23,13 +23,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use codec_sv2::{CodecError, NoiseDecoder, NoiseEncoder, StandardDecoder};
+use codec_sv2::{CodecError, HandshakeCodec, NoiseDecoder, NoiseEncoder, StandardDecoder};
 use const_sv2::SV2_MAX_PAYLOAD_SIZE;
 use framing_sv2::Sv2Frame;
 use noise_sv2::secp256k1::{Keypair, XOnlyPublicKey};
 use noise_sv2::{
-    HandshakeKey, HandshakeResult, Initiator, NoiseError, Responder, INITIATOR_MESSAGE_LEN,
-    RESPONDER_MESSAGE_LEN,
+    HandshakeKey, HandshakeResult, Initiator, NoiseError, Responder, RESPONDER_MESSAGE_LEN,
 };
 use std::fmt;
 use std::future::Future;
@@ -116,6 +115,8 @@ pub enum Error {
     Noise(NoiseError),
     /// The peer closed the connection during the handshake.
     ClosedDuringHandshake,
+    /// A framing error during setup.
+    Framing(framing_sv2::FramingError),
 }
 
 impl fmt::Display for Error {
@@ -127,6 +128,7 @@ impl fmt::Display for Error {
             Error::ClosedDuringHandshake => {
                 f.write_str("peer closed the connection during the handshake")
             }
+            Error::Framing(e) => write!(f, "{e}"),
         }
     }
 }
@@ -136,6 +138,15 @@ impl std::error::Error for Error {}
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Error::Io(e)
+    }
+}
+
+impl From<CodecError> for Error {
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::Noise(e) => Error::Noise(e),
+            CodecError::Framing(e) => Error::Framing(e),
+        }
     }
 }
 
@@ -161,17 +172,6 @@ pub(crate) trait ReadIo: Send + 'static {
 pub(crate) trait WriteIo: Send + 'static {
     fn write_all(&mut self, buf: &[u8]) -> impl Future<Output = io::Result<()>> + Send;
     fn shutdown(&mut self) -> impl Future<Output = ()> + Send;
-}
-
-async fn read_exact<R: ReadIo>(r: &mut R, buf: &mut [u8]) -> Result<(), Error> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match r.read(&mut buf[filled..]).await? {
-            0 => return Err(Error::ClosedDuringHandshake),
-            n => filled += n,
-        }
-    }
-    Ok(())
 }
 
 pub(crate) enum Decoder {
@@ -210,36 +210,41 @@ pub(crate) async fn handshake<R: ReadIo, W: WriteIo>(
             None,
         )),
         Security::NoiseInitiator { authority } => {
-            let mut init = Initiator::new(*authority)?;
-            w.write_all(&init.start()?).await?;
-            let mut m2 = [0u8; RESPONDER_MESSAGE_LEN];
-            read_exact(r, &mut m2).await?;
-            let (session, result) = init.finish(&m2, unix_now())?;
-            let (enc, dec) = session.split();
-            Ok((
-                Decoder::Noise(Box::new(NoiseDecoder::with_max_payload(
-                    dec,
-                    cfg.max_payload,
-                ))),
-                Encoder::Noise(Box::new(NoiseEncoder::new(enc))),
-                Some(result),
-            ))
+            let (hs, msg1) = HandshakeCodec::initiator(Initiator::new(*authority)?)?;
+            w.write_all(&msg1).await?;
+            noise_handshake(r, w, hs, cfg).await
         }
         Security::NoiseResponder(rc) => {
             let resp = Responder::new(rc.authority, rc.static_key, rc.cert_validity_secs)?;
-            let mut m1 = [0u8; INITIATOR_MESSAGE_LEN];
-            read_exact(r, &mut m1).await?;
-            let (m2, session) = resp.respond(&m1, unix_now())?;
-            w.write_all(&m2).await?;
-            let (enc, dec) = session.split();
-            Ok((
-                Decoder::Noise(Box::new(NoiseDecoder::with_max_payload(
-                    dec,
-                    cfg.max_payload,
-                ))),
-                Encoder::Noise(Box::new(NoiseEncoder::new(enc))),
-                None,
-            ))
+            noise_handshake(r, w, HandshakeCodec::responder(resp), cfg).await
+        }
+    }
+}
+
+/// Drive the sans-IO handshake codec. Reads never go past the handshake message, so no
+/// transport bytes are consumed here.
+async fn noise_handshake<R: ReadIo, W: WriteIo>(
+    r: &mut R,
+    w: &mut W,
+    mut hs: HandshakeCodec,
+    cfg: &ConnectionConfig,
+) -> Result<(Decoder, Encoder, Option<HandshakeResult>), Error> {
+    let mut buf = [0u8; RESPONDER_MESSAGE_LEN];
+    loop {
+        let want = hs.missing().min(buf.len());
+        let n = r.read(&mut buf[..want]).await?;
+        if n == 0 {
+            return Err(Error::ClosedDuringHandshake);
+        }
+        if let (_, Some(done)) = hs.decode(&buf[..n], cfg.max_payload, unix_now())? {
+            if let Some(reply) = &done.reply {
+                w.write_all(reply).await?;
+            }
+            return Ok((
+                Decoder::Noise(Box::new(done.decoder)),
+                Encoder::Noise(Box::new(done.encoder)),
+                done.result,
+            ));
         }
     }
 }

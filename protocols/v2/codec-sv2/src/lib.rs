@@ -46,7 +46,7 @@ use buffer_sv2::{BufferPool, PooledBuffer};
 #[cfg(feature = "noise_sv2")]
 mod noise;
 #[cfg(feature = "noise_sv2")]
-pub use noise::{NoiseDecoder, NoiseEncoder};
+pub use noise::{HandshakeCodec, HandshakeDone, NoiseDecoder, NoiseEncoder};
 
 /// Errors of the codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

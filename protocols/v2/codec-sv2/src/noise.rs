@@ -7,7 +7,107 @@ use crate::{CodecError, Decoded};
 use binary_sv2::Encodable;
 use const_sv2::{SV2_FRAME_HEADER_SIZE, SV2_MAX_PAYLOAD_SIZE};
 use framing_sv2::{encode_frame_with, Frame, FramingError, Header, Sv2Message};
-use noise_sv2::{encrypted_payload_len, Decryptor, Encryptor, ENCRYPTED_HEADER_LEN};
+use noise_sv2::{
+    encrypted_payload_len, Decryptor, Encryptor, HandshakeResult, Initiator, NoiseSession,
+    Responder, ENCRYPTED_HEADER_LEN, INITIATOR_MESSAGE_LEN, RESPONDER_MESSAGE_LEN,
+};
+
+/// The handshake as a byte-stream codec: feed it what arrives, it says exactly how many bytes
+/// it still needs (the handshake messages have no Sv2 header: 64 bytes from the initiator,
+/// 234 from the responder), and it hands over the transport codecs when done.
+#[derive(Debug)]
+pub struct HandshakeCodec {
+    role: Option<Role>,
+    buf: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum Role {
+    Initiator(Box<Initiator>),
+    Responder(Box<Responder>),
+}
+
+/// The end of a handshake.
+#[derive(Debug)]
+pub struct HandshakeDone {
+    pub encoder: NoiseEncoder,
+    pub decoder: NoiseDecoder,
+    /// Bytes to send to the peer before anything else (the responder's message 2).
+    pub reply: Option<Vec<u8>>,
+    /// The checked certificate (initiator).
+    pub result: Option<HandshakeResult>,
+}
+
+impl HandshakeCodec {
+    /// Start as initiator; the returned bytes (message 1) go to the peer first.
+    pub fn initiator(
+        mut init: Initiator,
+    ) -> Result<(Self, [u8; INITIATOR_MESSAGE_LEN]), CodecError> {
+        let msg1 = init.start()?;
+        Ok((
+            HandshakeCodec {
+                role: Some(Role::Initiator(Box::new(init))),
+                buf: Vec::with_capacity(RESPONDER_MESSAGE_LEN),
+            },
+            msg1,
+        ))
+    }
+
+    /// Start as responder: wait for message 1.
+    pub fn responder(resp: Responder) -> Self {
+        HandshakeCodec {
+            role: Some(Role::Responder(Box::new(resp))),
+            buf: Vec::with_capacity(INITIATOR_MESSAGE_LEN),
+        }
+    }
+
+    /// Exactly how many more bytes the handshake needs.
+    pub fn missing(&self) -> usize {
+        let want = match self.role {
+            Some(Role::Initiator(_)) => RESPONDER_MESSAGE_LEN,
+            Some(Role::Responder(_)) => INITIATOR_MESSAGE_LEN,
+            None => return 0,
+        };
+        want - self.buf.len()
+    }
+
+    /// Consume bytes; returns how many were used and, once the message is complete, the
+    /// transport codecs. Bytes after the handshake message are not consumed: feed them to the
+    /// returned decoder. `now` is unix seconds (certificates).
+    pub fn decode(
+        &mut self,
+        input: &[u8],
+        max_payload: usize,
+        now: u32,
+    ) -> Result<(usize, Option<HandshakeDone>), CodecError> {
+        let n = self.missing().min(input.len());
+        self.buf.extend_from_slice(&input[..n]);
+        if self.missing() > 0 || self.role.is_none() {
+            return Ok((n, None));
+        }
+        let (session, reply, result): (NoiseSession, _, _) = match self.role.take() {
+            Some(Role::Initiator(i)) => {
+                let (s, r) = (*i).finish(&self.buf, now)?;
+                (s, None, Some(r))
+            }
+            Some(Role::Responder(r)) => {
+                let (m2, s) = (*r).respond(&self.buf, now)?;
+                (s, Some(m2.to_vec()), None)
+            }
+            None => return Ok((n, None)),
+        };
+        let (enc, dec) = session.split();
+        Ok((
+            n,
+            Some(HandshakeDone {
+                encoder: NoiseEncoder::new(enc),
+                decoder: NoiseDecoder::with_max_payload(dec, max_payload),
+                reply,
+                result,
+            }),
+        ))
+    }
+}
 
 /// Streaming decoder of encrypted frames.
 #[derive(Debug)]
@@ -253,6 +353,52 @@ mod tests {
         assert_eq!(got.len(), 3);
         assert_eq!(got[0], (0x01, vec![2, 0, 1, 0, 0, 0]));
         assert_eq!(got[2], (0x7f, vec![]));
+    }
+
+    #[test]
+    fn handshake_codec_byte_by_byte() {
+        let a = AuthoritySecretKey::generate().unwrap();
+        let (mut client, msg1) =
+            HandshakeCodec::initiator(Initiator::new(a.public_key().0).unwrap()).unwrap();
+        let mut server = HandshakeCodec::responder(
+            Responder::new(a.keypair(), HandshakeKey::generate().unwrap(), 60).unwrap(),
+        );
+        assert_eq!(server.missing(), 64);
+        let mut done = None;
+        for (i, b) in msg1.iter().enumerate() {
+            let (used, d) = server
+                .decode(std::slice::from_ref(b), 1 << 20, 1000)
+                .unwrap();
+            assert_eq!(used, 1);
+            assert_eq!(server.missing(), 63 - i);
+            done = d;
+        }
+        let mut server_done = done.unwrap();
+        let reply = server_done.reply.take().unwrap();
+        assert_eq!(client.missing(), 234);
+        // Message 2 followed by a first transport frame in the same read.
+        let mut stream = reply.clone();
+        stream.extend_from_slice(
+            server_done
+                .encoder
+                .encode(&SetupConnectionSuccess {
+                    used_version: 2,
+                    flags: 0,
+                })
+                .unwrap(),
+        );
+        let (used, d) = client.decode(&stream, 1 << 20, 1000).unwrap();
+        assert_eq!(used, 234);
+        let mut client_done = d.unwrap();
+        assert!(client_done.result.is_some());
+        let (_, frame) = client_done.decoder.decode(&stream[used..]).unwrap();
+        assert_eq!(frame.unwrap().header.msg_type(), 0x01);
+        // A tampered message 2 fails.
+        let (mut c2, _) =
+            HandshakeCodec::initiator(Initiator::new(a.public_key().0).unwrap()).unwrap();
+        let mut bad = reply;
+        bad[100] ^= 4;
+        assert!(c2.decode(&bad, 1 << 20, 1000).is_err());
     }
 
     #[test]
