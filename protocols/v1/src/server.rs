@@ -1,0 +1,394 @@
+//! The pool side of one Sv1 connection (the IsServer role), sans-IO.
+//!
+//! Feed it each line a miner sends ([`Server::handle_line`]); it answers what the protocol
+//! itself decides (subscribe, configure, authorize, and every share: job known, extranonce2
+//! size, version bits under the negotiated mask, duplicate, difficulty) and reports events for
+//! the application. The application sends jobs and difficulty through [`Server::notify`] and
+//! [`Server::set_difficulty`], which return the lines to write.
+
+use crate::error::{codes, Sv1Error};
+use crate::json_rpc::{Id, Message};
+use crate::methods::*;
+use crate::share;
+use serde_json::{json, Value};
+use std::collections::{HashSet, VecDeque};
+
+/// Per-connection settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub extranonce1: Vec<u8>,
+    pub extranonce2_size: usize,
+    /// Difficulty of the first jobs.
+    pub initial_difficulty: f64,
+    /// Version bits this server lets miners roll (BIP320 is 0x1fffe000).
+    pub version_rolling_mask: u32,
+    /// Past jobs kept so that a share for a job sent shortly before a new one is still
+    /// judged, not answered "job not found".
+    pub max_jobs: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            extranonce1: vec![0, 0, 0, 1],
+            extranonce2_size: 4,
+            initial_difficulty: 1.0,
+            version_rolling_mask: 0x1fff_e000,
+            max_jobs: 8,
+        }
+    }
+}
+
+/// What the application should know about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerEvent {
+    Subscribed {
+        user_agent: Option<String>,
+    },
+    Authorized {
+        worker: String,
+        password: Option<String>,
+    },
+    Configured {
+        version_rolling_mask: Option<u32>,
+        minimum_difficulty: Option<f64>,
+    },
+    SuggestedDifficulty(f64),
+    ShareAccepted {
+        worker: String,
+        job_id: String,
+        header: [u8; 80],
+        hash: [u8; 32],
+        difficulty: f64,
+        job_difficulty: f64,
+    },
+    ShareRejected {
+        worker: String,
+        job_id: String,
+        code: i64,
+        reason: String,
+    },
+    /// A line that could not be understood; it was answered with an error if it had an id.
+    BadLine(Sv1Error),
+}
+
+/// Lines to write and events to handle.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub lines: Vec<String>,
+    pub events: Vec<ServerEvent>,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    notify: Notify,
+    difficulty: f64,
+}
+
+#[derive(Debug)]
+pub struct Server {
+    cfg: ServerConfig,
+    subscribed: bool,
+    authorized: HashSet<String>,
+    version_mask: Option<u32>,
+    difficulty: f64,
+    jobs: VecDeque<Job>,
+    seen: HashSet<(String, Vec<u8>, u32, u32, u32)>,
+    extranonce_subscribed: bool,
+    subscription_id: String,
+}
+
+impl Server {
+    pub fn new(cfg: ServerConfig) -> Self {
+        let subscription_id = hex::encode(&cfg.extranonce1);
+        Server {
+            difficulty: cfg.initial_difficulty,
+            cfg,
+            subscribed: false,
+            authorized: HashSet::new(),
+            version_mask: None,
+            jobs: VecDeque::new(),
+            seen: HashSet::new(),
+            extranonce_subscribed: false,
+            subscription_id,
+        }
+    }
+
+    pub fn is_subscribed(&self) -> bool {
+        self.subscribed
+    }
+    pub fn is_authorized(&self, worker: &str) -> bool {
+        self.authorized.contains(worker)
+    }
+    pub fn authorized_workers(&self) -> impl Iterator<Item = &String> {
+        self.authorized.iter()
+    }
+    pub fn extranonce1(&self) -> &[u8] {
+        &self.cfg.extranonce1
+    }
+    pub fn extranonce2_size(&self) -> usize {
+        self.cfg.extranonce2_size
+    }
+    /// The negotiated version-rolling mask (None without mining.configure).
+    pub fn version_mask(&self) -> Option<u32> {
+        self.version_mask
+    }
+    pub fn difficulty(&self) -> f64 {
+        self.difficulty
+    }
+    pub fn target(&self) -> [u8; 32] {
+        share::target_from_difficulty(self.difficulty)
+    }
+    pub fn current_job(&self) -> Option<&Notify> {
+        self.jobs.back().map(|j| &j.notify)
+    }
+
+    /// Revoke a worker (e.g. when the application's own check fails).
+    pub fn deauthorize(&mut self, worker: &str) {
+        self.authorized.remove(worker);
+    }
+
+    /// Send a job; with `clean_jobs` every older job becomes stale.
+    pub fn notify(&mut self, notify: Notify) -> String {
+        if notify.clean_jobs {
+            self.jobs.clear();
+            self.seen.clear();
+        }
+        while self.jobs.len() >= self.cfg.max_jobs.max(1) {
+            if let Some(old) = self.jobs.pop_front() {
+                self.seen.retain(|k| k.0 != old.notify.job_id);
+            }
+        }
+        let line = ServerMessage::Notify(notify.clone())
+            .to_message(Id::Null)
+            .to_line();
+        self.jobs.push_back(Job {
+            notify,
+            difficulty: self.difficulty,
+        });
+        line
+    }
+
+    /// Change the difficulty; it applies to shares of jobs sent from now on, and also to older
+    /// jobs when it is lower (a miner may switch at once).
+    pub fn set_difficulty(&mut self, difficulty: f64) -> String {
+        self.difficulty = difficulty;
+        ServerMessage::SetDifficulty(difficulty)
+            .to_message(Id::Null)
+            .to_line()
+    }
+
+    /// Change extranonce1 (only sent if the miner subscribed to it; otherwise reconnect it).
+    pub fn set_extranonce(
+        &mut self,
+        extranonce1: Vec<u8>,
+        extranonce2_size: usize,
+    ) -> Option<String> {
+        self.cfg.extranonce1 = extranonce1.clone();
+        self.cfg.extranonce2_size = extranonce2_size;
+        self.extranonce_subscribed.then(|| {
+            ServerMessage::SetExtranonce {
+                extranonce1,
+                extranonce2_size,
+            }
+            .to_message(Id::Null)
+            .to_line()
+        })
+    }
+
+    /// Handle one line from the miner.
+    pub fn handle_line(&mut self, line: &str) -> Output {
+        let mut out = Output::default();
+        let msg = match Message::parse(line) {
+            Ok(m) => m,
+            Err(e) => {
+                out.events.push(ServerEvent::BadLine(e));
+                return out;
+            }
+        };
+        let Message::Request { id, method, params } = msg else {
+            // Miners answer client.get_version; nothing to do.
+            return out;
+        };
+        match ClientMessage::from_request(&method, &params) {
+            Ok(Some(m)) => self.handle(id, m, &mut out),
+            Ok(None) => {
+                out.lines.push(
+                    Message::error(id, codes::UNKNOWN, format!("unknown method {method}"))
+                        .to_line(),
+                );
+            }
+            Err(e) => {
+                if id != Id::Null {
+                    out.lines
+                        .push(Message::error(id, codes::UNKNOWN, e.to_string()).to_line());
+                }
+                out.events.push(ServerEvent::BadLine(e));
+            }
+        }
+        out
+    }
+
+    fn respond(out: &mut Output, id: Id, result: Value) {
+        out.lines.push(Message::response(id, result).to_line());
+    }
+
+    fn handle(&mut self, id: Id, msg: ClientMessage, out: &mut Output) {
+        match msg {
+            ClientMessage::Subscribe(s) => {
+                // A second subscribe gets the same answer (some firmware re-subscribes).
+                self.subscribed = true;
+                Self::respond(
+                    out,
+                    id,
+                    subscribe_result(
+                        &self.subscription_id,
+                        &self.cfg.extranonce1,
+                        self.cfg.extranonce2_size,
+                    ),
+                );
+                out.events.push(ServerEvent::Subscribed {
+                    user_agent: s.user_agent,
+                });
+                // Work follows as soon as there is a job, even before authorize.
+                out.lines.push(
+                    ServerMessage::SetDifficulty(self.difficulty)
+                        .to_message(Id::Null)
+                        .to_line(),
+                );
+                if let Some(job) = self.jobs.back() {
+                    let mut n = job.notify.clone();
+                    n.clean_jobs = true;
+                    out.lines
+                        .push(ServerMessage::Notify(n).to_message(Id::Null).to_line());
+                }
+            }
+            ClientMessage::Authorize(a) => {
+                if a.name.trim().is_empty() {
+                    out.lines.push(
+                        Message::error(id, codes::UNAUTHORIZED, "empty worker name").to_line(),
+                    );
+                    return;
+                }
+                self.authorized.insert(a.name.clone());
+                Self::respond(out, id, json!(true));
+                out.events.push(ServerEvent::Authorized {
+                    worker: a.name,
+                    password: a.password,
+                });
+            }
+            ClientMessage::Configure(c) => {
+                let mut result = serde_json::Map::new();
+                if let Some(vr) = c.version_rolling {
+                    let mask = vr.mask.unwrap_or(u32::MAX) & self.cfg.version_rolling_mask;
+                    let ok = mask.count_ones() >= vr.min_bit_count.unwrap_or(0);
+                    result.insert("version-rolling".into(), json!(ok));
+                    if ok {
+                        result.insert("version-rolling.mask".into(), json!(format!("{mask:08x}")));
+                        self.version_mask = Some(mask);
+                    }
+                }
+                if let Some(d) = c.minimum_difficulty {
+                    result.insert("minimum-difficulty".into(), json!(true));
+                    if d > self.difficulty {
+                        self.difficulty = d;
+                    }
+                }
+                if c.subscribe_extranonce {
+                    self.extranonce_subscribed = true;
+                    result.insert("subscribe-extranonce".into(), json!(true));
+                }
+                if c.info.is_some() {
+                    result.insert("info".into(), json!(true));
+                }
+                for u in &c.unknown {
+                    result.insert(u.clone(), json!(false));
+                }
+                Self::respond(out, id, Value::Object(result));
+                out.events.push(ServerEvent::Configured {
+                    version_rolling_mask: self.version_mask,
+                    minimum_difficulty: c.minimum_difficulty,
+                });
+            }
+            ClientMessage::ExtranonceSubscribe => {
+                self.extranonce_subscribed = true;
+                Self::respond(out, id, json!(true));
+            }
+            ClientMessage::SuggestDifficulty(d) => {
+                Self::respond(out, id, json!(true));
+                out.events.push(ServerEvent::SuggestedDifficulty(d));
+            }
+            ClientMessage::Submit(s) => self.submit(id, s, out),
+        }
+    }
+
+    fn reject(out: &mut Output, id: Id, s: &Submit, code: i64, reason: &str) {
+        out.lines.push(Message::error(id, code, reason).to_line());
+        out.events.push(ServerEvent::ShareRejected {
+            worker: s.worker.clone(),
+            job_id: s.job_id.clone(),
+            code,
+            reason: reason.to_string(),
+        });
+    }
+
+    fn submit(&mut self, id: Id, s: Submit, out: &mut Output) {
+        if !self.subscribed {
+            return Self::reject(out, id, &s, codes::NOT_SUBSCRIBED, "Not subscribed");
+        }
+        if !self.authorized.contains(&s.worker) {
+            return Self::reject(out, id, &s, codes::UNAUTHORIZED, "Unauthorized worker");
+        }
+        let Some(job) = self
+            .jobs
+            .iter()
+            .find(|j| j.notify.job_id == s.job_id)
+            .cloned()
+        else {
+            return Self::reject(out, id, &s, codes::JOB_NOT_FOUND, "Job not found");
+        };
+        if s.extranonce2.len() != self.cfg.extranonce2_size {
+            let reason = format!(
+                "extranonce2 must be {} bytes, got {}",
+                self.cfg.extranonce2_size,
+                s.extranonce2.len()
+            );
+            return Self::reject(out, id, &s, codes::UNKNOWN, &reason);
+        }
+        let mask = self.version_mask.unwrap_or(0);
+        if let Some(bits) = s.version_bits {
+            if bits & !mask != 0 {
+                let reason =
+                    format!("version bits {bits:08x} outside the negotiated mask {mask:08x}");
+                return Self::reject(out, id, &s, codes::UNKNOWN, &reason);
+            }
+        }
+        let key = (
+            s.job_id.clone(),
+            s.extranonce2.clone(),
+            s.ntime,
+            s.nonce,
+            s.version_bits.unwrap_or(0),
+        );
+        if self.seen.contains(&key) {
+            return Self::reject(out, id, &s, codes::DUPLICATE_SHARE, "Duplicate share");
+        }
+        let header = share::header(&job.notify, &self.cfg.extranonce1, &s, mask);
+        let hash = share::sha256d(&header);
+        let difficulty = job.difficulty.min(self.difficulty);
+        if !share::meets_target(&hash, &share::target_from_difficulty(difficulty)) {
+            return Self::reject(out, id, &s, codes::LOW_DIFFICULTY, "Low difficulty share");
+        }
+        self.seen.insert(key);
+        Self::respond(out, id, json!(true));
+        let share_difficulty = share::difficulty_of_hash(&hash);
+        out.events.push(ServerEvent::ShareAccepted {
+            worker: s.worker,
+            job_id: s.job_id,
+            header,
+            hash,
+            difficulty: share_difficulty,
+            job_difficulty: difficulty,
+        });
+    }
+}
