@@ -33,3 +33,8 @@ pub use error::{codes, Sv1Error};
 pub use json_rpc::{Id, Message, RpcError};
 pub use line::{LineError, LineReader, DEFAULT_MAX_LINE};
 pub use methods::{ClientMessage, Notify, ServerMessage, Submit};
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

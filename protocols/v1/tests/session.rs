@@ -155,11 +155,17 @@ fn full_session_with_real_shares() {
     // Version bits outside the mask.
     let mut s = mine(&client, 0, true);
     s.version_bits = Some(0x0000_0001);
-    assert_eq!(submit(&mut server, &mut client, s), (false, Some(codes::UNKNOWN)));
+    assert_eq!(
+        submit(&mut server, &mut client, s),
+        (false, Some(codes::UNKNOWN))
+    );
     // Wrong extranonce2 size.
     let mut s = mine(&client, 0, true);
     s.extranonce2 = vec![0; 3];
-    assert_eq!(submit(&mut server, &mut client, s), (false, Some(codes::UNKNOWN)));
+    assert_eq!(
+        submit(&mut server, &mut client, s),
+        (false, Some(codes::UNKNOWN))
+    );
     // Unauthorized worker name.
     let mut s = mine(&client, 0, true);
     s.worker = "mallory".into();
