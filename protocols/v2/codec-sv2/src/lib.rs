@@ -85,6 +85,26 @@ impl From<FramingError> for CodecError {
 /// What a decode call returns: bytes consumed, and the frame they completed, if any.
 pub type Decoded<F> = (usize, Option<F>);
 
+/// Copy up to `missing` bytes from `input` into `buf` at `*filled` (growing `buf` as needed)
+/// and advance `*filled`; returns how many were copied. The one buffering step of both
+/// streaming decoders.
+#[inline]
+pub(crate) fn take_missing(
+    buf: &mut Vec<u8>,
+    filled: &mut usize,
+    missing: usize,
+    input: &[u8],
+) -> usize {
+    let n = missing.min(input.len());
+    let end = *filled + n;
+    if buf.len() < end {
+        buf.resize(end, 0);
+    }
+    buf[*filled..end].copy_from_slice(&input[..n]);
+    *filled = end;
+    n
+}
+
 /// Streaming decoder of plaintext frames.
 #[derive(Debug)]
 pub struct StandardDecoder {
@@ -177,13 +197,7 @@ impl StandardDecoder {
         let mut used = 0;
         loop {
             let missing = self.missing();
-            let n = missing.min(input.len() - used);
-            let end = self.filled + n;
-            if self.scratch.len() < end {
-                self.scratch.resize(end, 0);
-            }
-            self.scratch[self.filled..end].copy_from_slice(&input[used..used + n]);
-            self.filled = end;
+            let n = take_missing(&mut self.scratch, &mut self.filled, missing, &input[used..]);
             used += n;
             if n < missing {
                 return Ok((used, None));

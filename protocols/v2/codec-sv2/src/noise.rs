@@ -155,13 +155,7 @@ impl NoiseDecoder {
         let mut used = 0;
         loop {
             let missing = self.missing();
-            let n = missing.min(input.len() - used);
-            let end = self.filled + n;
-            if self.buf.len() < end {
-                self.buf.resize(end, 0);
-            }
-            self.buf[self.filled..end].copy_from_slice(&input[used..used + n]);
-            self.filled = end;
+            let n = crate::take_missing(&mut self.buf, &mut self.filled, missing, &input[used..]);
             used += n;
             if n < missing {
                 return Ok((used, None));
