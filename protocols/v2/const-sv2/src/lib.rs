@@ -236,6 +236,18 @@ pub mod error_codes {
     // RequestTransactionData.Error
     pub const TEMPLATE_ID_NOT_FOUND: &str = "template-id-not-found";
     pub const STALE_TEMPLATE_ID: &str = "stale-template-id";
+
+    // Codes the spec does not name but deployed pools send; receivers show them to people,
+    // so using the same strings keeps logs comparable across implementations.
+    pub const INVALID_NOMINAL_HASHRATE: &str = "invalid-nominal-hashrate";
+    pub const MIN_EXTRANONCE_SIZE_TOO_LARGE: &str = "min-extranonce-size-too-large";
+    pub const DUPLICATE_SHARE: &str = "duplicate-share";
+    pub const BAD_EXTRANONCE_SIZE: &str = "bad-extranonce-size";
+    pub const VERSION_ROLLING_NOT_ALLOWED: &str = "version-rolling-not-allowed";
+    /// A share whose fields are wrong in a way no other code names (nTime out of range).
+    pub const INVALID_SHARE: &str = "invalid-share";
+    /// The connection has as many channels as the server allows.
+    pub const TOO_MANY_CHANNELS: &str = "too-many-channels";
 }
 
 #[cfg(test)]

@@ -1,8 +1,17 @@
 //! # roles_logic_sv2
 //!
-//! The logic Stratum V2 roles share, sans-IO. This first part is [`parsers`]: the enums that
-//! map a frame's `(extension_type, msg_type)` to a typed message, per subprotocol and for any
-//! message. Channels, jobs, share validation and vardiff come with the mining issue.
+//! The logic Stratum V2 roles share, sans-IO: no sockets, no runtime, no clock (time is
+//! passed in). The roles under `roles/` are thin shells around it.
+//!
+//! * [`parsers`]: typed messages from frames, per subprotocol and for any message;
+//! * [`handlers`]: one trait per subprotocol and direction, dispatching parsed messages;
+//! * [`target`]: targets, difficulty and hashrate;
+//! * [`extranonce`]: disjoint extranonce ranges for channels (and for proxies that split);
+//! * [`job`]: the coinbase from a template, split around the extranonce; merkle paths;
+//! * [`mining_server`]: the upstream end of a mining connection: channels, jobs, share
+//!   validation, vardiff, `SubmitShares.Success` batching, blocks found;
+//! * [`mining_client`]: the downstream end of a channel: the current work and submissions;
+//! * [`vardiff`]: shares-per-minute difficulty.
 //!
 //! ```
 //! use roles_logic_sv2::parsers::{AnyMessage, Mining};
@@ -18,7 +27,26 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod extranonce;
+pub mod handlers;
+pub mod job;
+pub mod mining_client;
+pub mod mining_server;
 pub mod parsers;
+pub mod target;
+pub mod vardiff;
+
+pub use bitcoin;
+
+/// Longest extranonce a channel can carry (B0_32).
+pub const MAX_EXTRANONCE_LEN: usize = 32;
+
+/// Double SHA-256, as block headers, txids and merkle nodes use it.
+#[inline]
+pub fn sha256d(data: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(Sha256::digest(data)).into()
+}
 
 /// The README's examples run as doc tests.
 #[cfg(doctest)]

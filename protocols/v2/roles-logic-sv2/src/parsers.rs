@@ -445,6 +445,21 @@ impl<'a> AnyMessage<'a> {
     }
 }
 
+impl AnyMessage<'_> {
+    /// The message as a frame with its own header values.
+    pub fn to_frame(&self) -> Result<framing_sv2::Sv2Frame<Vec<u8>>, framing_sv2::FramingError> {
+        let mut buf = vec![0u8; framing_sv2::encoded_frame_len(self)];
+        framing_sv2::encode_frame_with(
+            self.extension_type(),
+            self.channel_bit(),
+            self.msg_type(),
+            self,
+            &mut buf,
+        )?;
+        framing_sv2::Sv2Frame::from_bytes(buf)
+    }
+}
+
 impl Encodable for AnyMessage<'_> {
     #[inline]
     fn encoded_len(&self) -> usize {
