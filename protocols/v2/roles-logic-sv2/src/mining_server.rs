@@ -672,25 +672,9 @@ impl Session {
         }
     }
 
-    fn submit(
-        &mut self,
-        channel_id: u32,
-        sequence_number: u32,
-        job_id: u32,
-        nonce: u32,
-        ntime: u32,
-        version: u32,
-        extranonce: Option<&[u8]>,
-    ) {
-        match self.validate(
-            channel_id,
-            sequence_number,
-            job_id,
-            nonce,
-            ntime,
-            version,
-            extranonce,
-        ) {
+    fn submit(&mut self, share: Submission<'_>) {
+        let (channel_id, sequence_number) = (share.channel_id, share.sequence_number);
+        match self.validate(share) {
             Ok(()) => {}
             Err(error) => {
                 if let Ok(code) = Str0255::new(error.error_code().as_bytes().to_vec()) {
@@ -709,17 +693,16 @@ impl Session {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn validate(
-        &mut self,
-        channel_id: u32,
-        sequence_number: u32,
-        job_id: u32,
-        nonce: u32,
-        ntime: u32,
-        version: u32,
-        extranonce: Option<&[u8]>,
-    ) -> Result<(), ShareError> {
+    fn validate(&mut self, share: Submission<'_>) -> Result<(), ShareError> {
+        let Submission {
+            channel_id,
+            sequence_number,
+            job_id,
+            nonce,
+            ntime,
+            version,
+            extranonce,
+        } = share;
         let epoch = self.epoch;
         let Some(ch) = self.channels.get(&channel_id) else {
             return Err(ShareError::InvalidChannelId);
@@ -854,6 +837,18 @@ impl Session {
             }));
         Ok(())
     }
+}
+
+/// The fields of SubmitSharesStandard / SubmitSharesExtended.
+struct Submission<'x> {
+    channel_id: u32,
+    sequence_number: u32,
+    job_id: u32,
+    nonce: u32,
+    ntime: u32,
+    version: u32,
+    /// `None` for SubmitSharesStandard.
+    extranonce: Option<&'x [u8]>,
 }
 
 fn success(channel_id: u32, b: Batch) -> SubmitSharesSuccess {
@@ -1072,15 +1067,15 @@ impl HandleMiningMessagesFromDownstream for Session {
         &mut self,
         m: SubmitSharesStandard,
     ) -> Result<(), SessionError> {
-        self.submit(
-            m.channel_id,
-            m.sequence_number,
-            m.job_id,
-            m.nonce,
-            m.ntime,
-            m.version,
-            None,
-        );
+        self.submit(Submission {
+            channel_id: m.channel_id,
+            sequence_number: m.sequence_number,
+            job_id: m.job_id,
+            nonce: m.nonce,
+            ntime: m.ntime,
+            version: m.version,
+            extranonce: None,
+        });
         Ok(())
     }
 
@@ -1088,15 +1083,15 @@ impl HandleMiningMessagesFromDownstream for Session {
         &mut self,
         m: SubmitSharesExtended<'_>,
     ) -> Result<(), SessionError> {
-        self.submit(
-            m.channel_id,
-            m.sequence_number,
-            m.job_id,
-            m.nonce,
-            m.ntime,
-            m.version,
-            Some(m.extranonce.as_bytes()),
-        );
+        self.submit(Submission {
+            channel_id: m.channel_id,
+            sequence_number: m.sequence_number,
+            job_id: m.job_id,
+            nonce: m.nonce,
+            ntime: m.ntime,
+            version: m.version,
+            extranonce: Some(m.extranonce.as_bytes()),
+        });
         Ok(())
     }
 

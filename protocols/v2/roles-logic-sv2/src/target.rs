@@ -59,9 +59,9 @@ pub fn from_f64(v: f64) -> Target {
     let exp = ((bits >> 52) & 0x7ff) as i32 - 1075;
     let mantissa = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
     let mut out = [0u8; 32];
-    for bit in 0..53 {
+    for bit in 0..53i32 {
         if mantissa >> bit & 1 == 1 {
-            let pos = bit as i32 + exp;
+            let pos = bit + exp;
             if (0..256).contains(&pos) {
                 out[pos as usize / 8] |= 1 << (pos % 8);
             }
