@@ -1,0 +1,489 @@
+//! # template_provider
+//!
+//! A Stratum V2 Template Distribution Protocol server (07) that simulates a chain by itself,
+//! for testing pools without a Bitcoin node. See [`chain`] for the simulation; this module is
+//! the network shell: it accepts clients (plain, or noise with an authority key), answers
+//! SetupConnection, waits for CoinbaseOutputConstraints, then sends NewTemplate and
+//! SetNewPrevHash, honours RequestTransactionData, and checks every SubmitSolution as a whole
+//! block before appending it.
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! let tp = template_provider::TemplateProvider::start(template_provider::Config::default()).await?;
+//! println!("templates on {}", tp.local_addr());
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod chain;
+
+use binary_sv2::{Seq0255, Seq064K, Str0255, B016M, B0255, B064K, U256};
+use bitcoin::consensus::serialize;
+use bitcoin::hashes::Hash;
+use chain::{AcceptedBlock, Chain, Constraints, Template, BLOCK_VERSION};
+use common_messages_sv2::{SetupConnectionError, SetupConnectionSuccess};
+use const_sv2::{error_codes, PROTOCOL_TEMPLATE_DISTRIBUTION, SV2_PROTOCOL_VERSION};
+use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, ResponderConfig, Security};
+use noise_sv2::{AuthoritySecretKey, HandshakeKey};
+use roles_logic_sv2::handlers::{HandleTemplateDistributionFromClient, HandlerError};
+use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, TemplateDistribution};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use template_distribution_sv2::{
+    CoinbaseOutputConstraints, NewTemplate, RequestTransactionData, RequestTransactionDataError,
+    RequestTransactionDataSuccess, SetNewPrevHash, SubmitSolution,
+};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinSet;
+
+/// How the template provider runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen_address: SocketAddr,
+    /// Noise responder with this authority when set; plain TCP otherwise.
+    pub authority_secret_key: Option<AuthoritySecretKey>,
+    pub cert_validity_sec: u32,
+    /// Difficulty of blocks (1 = 2^32 hashes on average).
+    pub block_difficulty: f64,
+    /// When set, the simulated network finds a block this often.
+    pub block_interval: Option<Duration>,
+    /// How often new transactions arrive (and templates are refreshed).
+    pub template_interval: Duration,
+    /// Transactions added each interval.
+    pub transactions_per_interval: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen_address: ([127, 0, 0, 1], 8442).into(),
+            authority_secret_key: None,
+            cert_validity_sec: 3600,
+            block_difficulty: 0.001,
+            block_interval: None,
+            template_interval: Duration::from_secs(10),
+            transactions_per_interval: 5,
+        }
+    }
+}
+
+/// What happened on the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TpEvent {
+    BlockAccepted(AcceptedBlock),
+    SolutionRefused { template_id: u64, reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Start,
+    NewTip,
+    NewTransactions,
+}
+
+/// A running template provider; dropping it (or [`TemplateProvider::shutdown`]) stops it and
+/// closes every client connection.
+pub struct TemplateProvider {
+    local_addr: SocketAddr,
+    events: broadcast::Sender<TpEvent>,
+    chain: Arc<Mutex<Chain>>,
+    tasks: JoinSet<()>,
+}
+
+fn unix_now() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
+/// The block target of a difficulty, as the bitcoin crate holds it.
+pub fn target_of_difficulty(difficulty: f64) -> bitcoin::Target {
+    bitcoin::Target::from_le_bytes(roles_logic_sv2::target::from_difficulty(difficulty))
+}
+
+impl TemplateProvider {
+    /// Bind and start serving.
+    pub async fn start(cfg: Config) -> std::io::Result<TemplateProvider> {
+        let listener = TcpListener::bind(cfg.listen_address).await?;
+        let local_addr = listener.local_addr()?;
+        let chain = Arc::new(Mutex::new(Chain::new(
+            target_of_difficulty(cfg.block_difficulty),
+            unix_now(),
+            local_addr.port() as u64 ^ unix_now() as u64,
+        )));
+        lock(&chain).add_transactions(cfg.transactions_per_interval);
+        let (events, _) = broadcast::channel(1024);
+        let (changes, _) = watch::channel(Change::Start);
+        let changes = Arc::new(changes);
+        let security = match &cfg.authority_secret_key {
+            Some(k) => Security::NoiseResponder(Arc::new(ResponderConfig {
+                authority: k.keypair(),
+                static_key: HandshakeKey::generate().map_err(std::io::Error::other)?,
+                cert_validity_secs: cfg.cert_validity_sec,
+            })),
+            None => Security::Plain,
+        };
+        let mut tasks = JoinSet::new();
+        // New transactions (and so refreshed templates) on a timer.
+        {
+            let (chain, changes, n, every) = (
+                chain.clone(),
+                changes.clone(),
+                cfg.transactions_per_interval,
+                cfg.template_interval,
+            );
+            tasks.spawn(async move {
+                let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    lock(&chain).add_transactions(n);
+                    changes.send_replace(Change::NewTransactions);
+                }
+            });
+        }
+        if let Some(every) = cfg.block_interval {
+            let (chain, changes, events) = (chain.clone(), changes.clone(), events.clone());
+            tasks.spawn(async move {
+                let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let b = lock(&chain).mine_external_block(unix_now());
+                    tracing::info!(height = b.height, hash = %b.hash, "the simulated network found a block");
+                    let _ = events.send(TpEvent::BlockAccepted(b));
+                    changes.send_replace(Change::NewTip);
+                }
+            });
+        }
+        {
+            let (chain, events, changes) = (chain.clone(), events.clone(), changes.clone());
+            tasks.spawn(async move {
+                let mut clients = JoinSet::new();
+                loop {
+                    let (stream, peer) = match listener.accept().await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::warn!("accept: {e}");
+                            continue;
+                        }
+                    };
+                    let (security, chain, events, tip_tx, changes) = (
+                        security.clone(),
+                        chain.clone(),
+                        events.clone(),
+                        changes.clone(),
+                        changes.subscribe(),
+                    );
+                    clients.spawn(async move {
+                        match with_tokio::connect(stream, security, ConnectionConfig::default())
+                            .await
+                        {
+                            Ok(conn) => {
+                                tracing::info!(%peer, "client connected");
+                                serve(conn, chain, tip_tx, changes, events).await;
+                                tracing::info!(%peer, "client disconnected");
+                            }
+                            Err(e) => tracing::warn!(%peer, "connection failed: {e}"),
+                        }
+                    });
+                    while clients.try_join_next().is_some() {}
+                }
+            });
+        }
+        tracing::info!(address = %local_addr, noise = cfg.authority_secret_key.is_some(), "template provider listening");
+        Ok(TemplateProvider {
+            local_addr,
+            events,
+            chain,
+            tasks,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<TpEvent> {
+        self.events.subscribe()
+    }
+
+    /// Height of the chain's tip.
+    pub fn height(&self) -> u32 {
+        lock(&self.chain).height()
+    }
+
+    /// Stop serving and close all connections.
+    pub fn shutdown(mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+fn lock(chain: &Mutex<Chain>) -> std::sync::MutexGuard<'_, Chain> {
+    // A panic while holding the lock would be a bug in `Chain`; its data stays usable.
+    chain.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One client, from SetupConnection to close.
+struct Client {
+    chain: Arc<Mutex<Chain>>,
+    events: broadcast::Sender<TpEvent>,
+    constraints: Option<Constraints>,
+    out: Vec<AnyMessage<'static>>,
+    tip_changed: bool,
+}
+
+#[derive(Debug)]
+enum ClientError {
+    Handler(HandlerError),
+}
+
+impl From<HandlerError> for ClientError {
+    fn from(e: HandlerError) -> Self {
+        ClientError::Handler(e)
+    }
+}
+
+impl Client {
+    fn push_template(&mut self, future: bool) {
+        let Some(c) = self.constraints else { return };
+        let mut chain = lock(&self.chain);
+        let t = chain.new_template(c);
+        let Some(nt) = new_template(&t, future) else {
+            tracing::error!(template_id = t.id, "template does not fit its message");
+            return;
+        };
+        self.out.push(TemplateDistribution::NewTemplate(nt).into());
+        if future {
+            self.out.push(
+                TemplateDistribution::SetNewPrevHash(SetNewPrevHash {
+                    template_id: t.id,
+                    prev_hash: U256(chain.tip().to_byte_array()),
+                    header_timestamp: chain.min_ntime(),
+                    n_bits: chain.bits().to_consensus(),
+                    target: U256(chain.target().to_le_bytes()),
+                })
+                .into(),
+            );
+        }
+    }
+}
+
+fn new_template(t: &Template, future: bool) -> Option<NewTemplate<'static>> {
+    let outputs: Vec<u8> = t.required_outputs.iter().flat_map(serialize).collect();
+    Some(NewTemplate {
+        template_id: t.id,
+        future_template: future,
+        version: BLOCK_VERSION,
+        coinbase_tx_version: 2,
+        coinbase_prefix: B0255::new(t.coinbase_prefix.clone()).ok()?,
+        coinbase_tx_input_sequence: 0xffff_ffff,
+        coinbase_tx_value_remaining: t.value_remaining,
+        coinbase_tx_outputs_count: t.required_outputs.len() as u32,
+        coinbase_tx_outputs: B064K::new(outputs).ok()?,
+        coinbase_tx_locktime: 0,
+        merkle_path: Seq0255::from_items(t.merkle_path.iter().map(|h| U256(*h))).ok()?,
+    })
+}
+
+impl HandleTemplateDistributionFromClient for Client {
+    type Error = ClientError;
+
+    fn handle_coinbase_output_constraints(
+        &mut self,
+        m: CoinbaseOutputConstraints,
+    ) -> Result<(), ClientError> {
+        let first = self.constraints.is_none();
+        self.constraints = Some(Constraints {
+            max_additional_size: m.coinbase_output_max_additional_size,
+            max_additional_sigops: m.coinbase_output_max_additional_sigops,
+        });
+        // The first constraints start the flow of templates; later ones get a fresh template
+        // on the current tip that honours them.
+        self.push_template(first);
+        Ok(())
+    }
+
+    fn handle_request_transaction_data(
+        &mut self,
+        m: RequestTransactionData,
+    ) -> Result<(), ClientError> {
+        let chain = lock(&self.chain);
+        let answer = match chain.template(m.template_id) {
+            Some((t, true)) => {
+                let list: Option<Vec<B016M<'static>>> = t
+                    .txs
+                    .iter()
+                    .map(|tx| B016M::new(serialize(tx)).ok())
+                    .collect();
+                match list.and_then(|l| Seq064K::from_items(l).ok()) {
+                    Some(transaction_list) => TemplateDistribution::RequestTransactionDataSuccess(
+                        RequestTransactionDataSuccess {
+                            template_id: m.template_id,
+                            // The witness reserved value the coinbase must carry.
+                            excess_data: B064K::new(vec![0u8; 32]).unwrap_or_default(),
+                            transaction_list,
+                        },
+                    ),
+                    None => error(m.template_id, error_codes::TEMPLATE_ID_NOT_FOUND),
+                }
+            }
+            Some((_, false)) => error(m.template_id, error_codes::STALE_TEMPLATE_ID),
+            None => error(m.template_id, error_codes::TEMPLATE_ID_NOT_FOUND),
+        };
+        drop(chain);
+        self.out.push(answer.into());
+        Ok(())
+    }
+
+    fn handle_submit_solution(&mut self, m: SubmitSolution<'_>) -> Result<(), ClientError> {
+        let r = lock(&self.chain).submit_solution(
+            m.template_id,
+            m.version,
+            m.header_timestamp,
+            m.header_nonce,
+            m.coinbase_tx.as_bytes(),
+        );
+        match r {
+            Ok(b) => {
+                tracing::info!(height = b.height, hash = %b.hash, transactions = b.transactions, "block accepted");
+                let _ = self.events.send(TpEvent::BlockAccepted(b));
+                self.tip_changed = true;
+            }
+            Err(e) => {
+                tracing::warn!(template_id = m.template_id, "solution refused: {e}");
+                let _ = self.events.send(TpEvent::SolutionRefused {
+                    template_id: m.template_id,
+                    reason: e.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn error(template_id: u64, code: &str) -> TemplateDistribution<'static> {
+    TemplateDistribution::RequestTransactionDataError(RequestTransactionDataError {
+        template_id,
+        error_code: Str0255::new(code.as_bytes().to_vec()).unwrap_or_default(),
+    })
+}
+
+async fn send_all(conn: &Connection, out: &mut Vec<AnyMessage<'static>>) -> bool {
+    for m in out.drain(..) {
+        let Ok(frame) = m.to_frame() else {
+            tracing::error!("cannot encode {}", m.name());
+            return false;
+        };
+        if conn.sender.send(frame).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Answer SetupConnection; true when the client may go on.
+async fn setup(conn: &Connection) -> bool {
+    let Ok(frame) = conn.receiver.recv().await else {
+        return false;
+    };
+    let h = frame.header();
+    let reply = match AnyMessage::parse(h.extension_type(), h.msg_type(), frame.payload()) {
+        Ok(AnyMessage::Common(CommonMessages::SetupConnection(m))) => {
+            if m.protocol != PROTOCOL_TEMPLATE_DISTRIBUTION {
+                Err(error_codes::UNSUPPORTED_PROTOCOL)
+            } else if m.min_version > SV2_PROTOCOL_VERSION || m.max_version < SV2_PROTOCOL_VERSION {
+                Err(error_codes::PROTOCOL_VERSION_MISMATCH)
+            } else {
+                Ok(())
+            }
+        }
+        Ok(other) => {
+            tracing::warn!("{} before SetupConnection; closing", other.name());
+            return false;
+        }
+        Err(e) => {
+            tracing::warn!("bad first frame: {e}; closing");
+            return false;
+        }
+    };
+    let mut out = vec![match reply {
+        Ok(()) => CommonMessages::SetupConnectionSuccess(SetupConnectionSuccess {
+            used_version: SV2_PROTOCOL_VERSION,
+            flags: 0,
+        })
+        .into(),
+        Err(code) => CommonMessages::SetupConnectionError(SetupConnectionError {
+            flags: 0,
+            error_code: Str0255::new(code.as_bytes().to_vec()).unwrap_or_default(),
+        })
+        .into(),
+    }];
+    send_all(conn, &mut out).await && reply.is_ok()
+}
+
+async fn serve(
+    conn: Connection,
+    chain: Arc<Mutex<Chain>>,
+    tip_tx: Arc<watch::Sender<Change>>,
+    mut changes: watch::Receiver<Change>,
+    events: broadcast::Sender<TpEvent>,
+) {
+    if !setup(&conn).await {
+        conn.close();
+        return;
+    }
+    let mut client = Client {
+        chain,
+        events,
+        constraints: None,
+        out: Vec::new(),
+        tip_changed: false,
+    };
+    changes.mark_unchanged();
+    loop {
+        tokio::select! {
+            frame = conn.receiver.recv() => {
+                let Ok(frame) = frame else { break };
+                let h = frame.header();
+                match AnyMessage::parse(h.extension_type(), h.msg_type(), frame.payload()) {
+                    Ok(AnyMessage::TemplateDistribution(m)) => {
+                        if let Err(ClientError::Handler(e)) = client.handle_message(m) {
+                            tracing::warn!("{e}; closing");
+                            break;
+                        }
+                    }
+                    Ok(other) => {
+                        tracing::warn!("unexpected {}; closing", other.name());
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!("bad frame: {e}; closing");
+                        break;
+                    }
+                }
+                if std::mem::take(&mut client.tip_changed) {
+                    // Every connection's loop (this one too) sends the new tip's template.
+                    tip_tx.send_replace(Change::NewTip);
+                }
+            }
+            changed = changes.changed() => {
+                if changed.is_err() { break; }
+                let c = *changes.borrow_and_update();
+                match c {
+                    Change::NewTip => client.push_template(true),
+                    Change::NewTransactions => client.push_template(false),
+                    Change::Start => {}
+                }
+            }
+        }
+        if !send_all(&conn, &mut client.out).await {
+            break;
+        }
+    }
+    conn.close();
+}

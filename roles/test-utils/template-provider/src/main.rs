@@ -1,0 +1,79 @@
+//! `template-provider`: a Template Distribution server that simulates its own chain.
+
+use clap::Parser;
+use noise_sv2::AuthoritySecretKey;
+use std::net::SocketAddr;
+use std::time::Duration;
+use template_provider::{Config, TemplateProvider, TpEvent};
+
+/// A Stratum V2 template provider with a simulated chain, for testing pools.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8442")]
+    listen: SocketAddr,
+    /// Authority secret key (base58check, as `sv2 keygen` prints it). With it, clients must
+    /// use noise and check our certificate; without it, connections are plain TCP.
+    #[arg(long)]
+    authority_secret_key: Option<AuthoritySecretKey>,
+    /// Seconds each certificate is valid.
+    #[arg(long, default_value_t = 3600)]
+    cert_validity_sec: u32,
+    /// Block difficulty (1 = 2^32 hashes per block on average). 0.001 lets a CPU find
+    /// blocks in seconds.
+    #[arg(long, default_value_t = 0.001)]
+    block_difficulty: f64,
+    /// Seconds between blocks the simulated network finds by itself (0: never).
+    #[arg(long, default_value_t = 0)]
+    block_interval: u64,
+    /// Seconds between new mempool transactions (and refreshed templates).
+    #[arg(long, default_value_t = 10)]
+    template_interval: u64,
+    /// Transactions added each interval.
+    #[arg(long, default_value_t = 5)]
+    transactions: usize,
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let a = Args::parse();
+    let cfg = Config {
+        listen_address: a.listen,
+        authority_secret_key: a.authority_secret_key,
+        cert_validity_sec: a.cert_validity_sec,
+        block_difficulty: a.block_difficulty,
+        block_interval: (a.block_interval > 0).then(|| Duration::from_secs(a.block_interval)),
+        template_interval: Duration::from_secs(a.template_interval.max(1)),
+        transactions_per_interval: a.transactions,
+    };
+    if let Some(k) = &cfg.authority_secret_key {
+        println!("authority public key: {}", k.public_key().to_base58());
+    }
+    let tp = match TemplateProvider::start(cfg).await {
+        Ok(tp) => tp,
+        Err(e) => {
+            eprintln!("template-provider: cannot listen on {}: {e}", a.listen);
+            std::process::exit(1);
+        }
+    };
+    let mut events = tp.subscribe();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            e = events.recv() => match e {
+                Ok(TpEvent::BlockAccepted(b)) => println!("block {} {}", b.height, b.hash),
+                Ok(TpEvent::SolutionRefused { template_id, reason }) => {
+                    println!("refused solution for template {template_id}: {reason}")
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    tp.shutdown();
+}
