@@ -1,0 +1,211 @@
+//! The pool's TOML configuration. Keys carry the names deployed Sv2 pools use for the same
+//! meaning, so an existing config needs few changes.
+
+use bitcoin::ScriptBuf;
+use noise_sv2::{AuthorityPublicKey, AuthoritySecretKey};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+/// The default configuration, with a comment for every key. `--generate-config` prints it,
+/// and it is what the pool runs with when no file is given.
+pub const DEFAULT_CONFIG: &str = r#"# Stratum V2 pool configuration.
+
+# Where miners and proxies connect (noise-encrypted Sv2).
+listen_address = "127.0.0.1:34254"
+
+# Authority key pair that signs the pool's noise certificates (base58check, as `sv2 keygen`
+# prints them). Miners check the public key. THESE DEFAULT KEYS ARE PUBLIC: generate your own
+# with `sv2 keygen` before running anywhere but on your own machine.
+authority_public_key = "9cEFRK5yxdVniWatZwLj9fEurt6SkbC7sqQ9VBNzSjwv9t5Wnb8"
+authority_secret_key = "jvRuXAe3N2zzAdps41oF4gN82Ft85p48GBPxngwAVqKep9gGu"
+# Seconds each noise certificate is valid.
+cert_validity_sec = 3600
+
+# Template provider (Template Distribution Protocol) to take block templates from.
+tp_address = "127.0.0.1:8442"
+# Its authority public key; when set the connection is noise-encrypted and the key checked,
+# when absent the connection is plain TCP (a node on the same machine).
+# tp_authority_public_key = "9bpB99rJdrGJ4m1N8HbdzKVAVxwRP5QGpTXq8jeethTXWy9mZ7p"
+
+# Where block rewards go: "addr(<address>)", "raw(<script hex>)" or a script in hex.
+coinbase_reward_script = "raw(0014c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff)"
+# Written into every coinbase's scriptSig.
+pool_signature = "Stratum V2 Rust pool"
+
+# Vardiff aims each channel at this many shares per minute.
+shares_per_minute = 6.0
+# Accepted shares acknowledged together in one SubmitShares.Success at most (answers are also
+# sent whenever the pool has read everything a connection sent).
+share_batch_size = 10
+
+# Connection limits.
+max_connections = 50000
+max_channels_per_connection = 1024
+"#;
+
+/// What the file holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    pub listen_address: SocketAddr,
+    pub authority_public_key: Option<String>,
+    pub authority_secret_key: String,
+    #[serde(default = "default_cert_validity")]
+    pub cert_validity_sec: u32,
+    pub tp_address: SocketAddr,
+    pub tp_authority_public_key: Option<String>,
+    pub coinbase_reward_script: String,
+    #[serde(default)]
+    pub pool_signature: String,
+    #[serde(default = "default_spm")]
+    pub shares_per_minute: f64,
+    #[serde(default = "default_batch")]
+    pub share_batch_size: u32,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    #[serde(default = "default_max_channels")]
+    pub max_channels_per_connection: usize,
+}
+
+fn default_cert_validity() -> u32 {
+    3600
+}
+fn default_spm() -> f64 {
+    6.0
+}
+fn default_batch() -> u32 {
+    10
+}
+fn default_max_connections() -> usize {
+    50_000
+}
+fn default_max_channels() -> usize {
+    1024
+}
+
+/// A configuration that does not make sense, with the key at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl PoolConfig {
+    /// Parse and check a TOML document.
+    pub fn from_toml(s: &str) -> Result<Self, ConfigError> {
+        let c: PoolConfig = toml::from_str(s).map_err(|e| ConfigError(e.to_string()))?;
+        c.authority()?;
+        c.tp_authority()?;
+        c.reward_script()?;
+        if !(c.shares_per_minute.is_finite() && c.shares_per_minute > 0.0) {
+            return Err(ConfigError(
+                "shares_per_minute must be a positive number".into(),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The embedded default.
+    pub fn default_config() -> Self {
+        Self::from_toml(DEFAULT_CONFIG).expect("the embedded default config is valid")
+    }
+
+    /// The authority secret key, checked against the public key when both are given.
+    pub fn authority(&self) -> Result<AuthoritySecretKey, ConfigError> {
+        let sk = AuthoritySecretKey::from_str(&self.authority_secret_key)
+            .map_err(|e| ConfigError(format!("authority_secret_key: {e}")))?;
+        if let Some(pk) = &self.authority_public_key {
+            let pk = AuthorityPublicKey::from_str(pk)
+                .map_err(|e| ConfigError(format!("authority_public_key: {e}")))?;
+            if pk != sk.public_key() {
+                return Err(ConfigError(
+                    "authority_public_key is not the public key of authority_secret_key".into(),
+                ));
+            }
+        }
+        Ok(sk)
+    }
+
+    pub fn tp_authority(&self) -> Result<Option<AuthorityPublicKey>, ConfigError> {
+        self.tp_authority_public_key
+            .as_deref()
+            .map(AuthorityPublicKey::from_str)
+            .transpose()
+            .map_err(|e| ConfigError(format!("tp_authority_public_key: {e}")))
+    }
+
+    /// The payout script: `addr(ADDRESS)`, `raw(HEX)` or plain hex.
+    pub fn reward_script(&self) -> Result<ScriptBuf, ConfigError> {
+        parse_script(&self.coinbase_reward_script)
+            .map_err(|e| ConfigError(format!("coinbase_reward_script: {e}")))
+    }
+}
+
+/// Parse a payout script description.
+pub fn parse_script(s: &str) -> Result<ScriptBuf, String> {
+    let s = s.trim();
+    if let Some(addr) = s.strip_prefix("addr(").and_then(|r| r.strip_suffix(')')) {
+        let a = bitcoin::Address::from_str(addr).map_err(|e| format!("address {addr}: {e}"))?;
+        // Any network: the pool does not know which chain its template provider follows.
+        return Ok(a.assume_checked().script_pubkey());
+    }
+    let hex_part = s
+        .strip_prefix("raw(")
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(s);
+    let bytes = hex::decode(hex_part).map_err(|e| format!("not hex: {e}"))?;
+    if bytes.is_empty() {
+        return Err("empty script".into());
+    }
+    Ok(ScriptBuf::from_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_parses() {
+        let c = PoolConfig::default_config();
+        assert_eq!(c.listen_address.port(), 34254);
+        assert_eq!(c.reward_script().unwrap().len(), 22);
+    }
+
+    #[test]
+    fn mismatched_keys_are_refused() {
+        let doc = DEFAULT_CONFIG.replace(
+            "9cEFRK5yxdVniWatZwLj9fEurt6SkbC7sqQ9VBNzSjwv9t5Wnb8",
+            "9bpB99rJdrGJ4m1N8HbdzKVAVxwRP5QGpTXq8jeethTXWy9mZ7p",
+        );
+        let e = PoolConfig::from_toml(&doc).unwrap_err();
+        assert!(e.0.contains("authority_public_key"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let e =
+            PoolConfig::from_toml(&format!("{DEFAULT_CONFIG}\nlisten_adress = \"x\"")).unwrap_err();
+        assert!(e.0.contains("listen_adress"), "{e}");
+        let doc = DEFAULT_CONFIG.replace("shares_per_minute = 6.0", "shares_per_minute = -1.0");
+        assert!(PoolConfig::from_toml(&doc)
+            .unwrap_err()
+            .0
+            .contains("shares_per_minute"));
+    }
+
+    #[test]
+    fn scripts_in_each_form() {
+        let a = parse_script("addr(bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq)").unwrap();
+        assert!(a.is_p2wpkh());
+        assert_eq!(parse_script("raw(51)").unwrap().as_bytes(), &[0x51]);
+        assert_eq!(parse_script("0051").unwrap().as_bytes(), &[0x00, 0x51]);
+        assert!(parse_script("addr(nonsense)").is_err());
+        assert!(parse_script("raw()").is_err());
+    }
+}

@@ -1,0 +1,614 @@
+//! # pool_sv2
+//!
+//! The Stratum V2 pool: it takes templates from a template provider, serves mining devices
+//! and proxies over noise-encrypted connections (standard, extended and group channels),
+//! validates every share, and submits blocks back to the template provider.
+//!
+//! The protocol work is `roles_logic_sv2`'s ([`mining_server::Session`] per connection,
+//! [`JobTemplate`] per template); this crate is the shell: sockets, tasks, config and logs.
+//! One task per connection validates that connection's shares, so work spreads over all
+//! cores; what connections share (the current jobs, the extranonce allocator, counters) is
+//! read or touched only when jobs change or channels open.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = pool_sv2::Pool::start(pool_sv2::config::PoolConfig::default_config()).await?;
+//! println!("miners connect to {}", pool.local_addr());
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod config;
+
+use binary_sv2::Str0255;
+use common_messages_sv2::SetupConnection;
+use config::{ConfigError, PoolConfig};
+use const_sv2::{PROTOCOL_TEMPLATE_DISTRIBUTION, SV2_PROTOCOL_VERSION};
+use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, ResponderConfig, Security};
+use noise_sv2::HandshakeKey;
+use roles_logic_sv2::extranonce::{ExtranonceAllocator, ExtranonceRange};
+use roles_logic_sv2::job::{CoinbaseConfig, JobTemplate, PayoutOutput};
+use roles_logic_sv2::mining_server::{self, PrevHash, ServerConfig, ServerEvent, Session};
+use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, TemplateDistribution};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use template_distribution_sv2::{CoinbaseOutputConstraints, SubmitSolution};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinSet;
+
+/// Whole extranonce length in the pool's coinbases: 4 bytes per connection, 2 per channel,
+/// 10 for the miner (or a proxy's downstreams) to roll.
+pub const EXTRANONCE_LEN: usize = 16;
+const CONNECTION_ID_BYTES: usize = 4;
+
+/// Counters for dashboards and the local stack's summary.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub connections: AtomicUsize,
+    pub channels: AtomicUsize,
+    pub shares_accepted: AtomicU64,
+    pub shares_rejected: AtomicU64,
+    pub blocks_found: AtomicU64,
+    /// Sum of accepted shares' difficulty, in millionths (hashrate = this * 2^32 / 1e6 / s).
+    pub difficulty_sum_micro: AtomicU64,
+}
+
+/// What the pool reports as it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PoolEvent {
+    TemplateProviderUp,
+    TemplateProviderDown {
+        reason: String,
+    },
+    /// A share met the network target; the solution went to the template provider.
+    BlockFound {
+        height: Option<u32>,
+        /// Block hash as block explorers show it (big-endian hex).
+        hash: String,
+        user_identity: Arc<str>,
+    },
+    ShareRejected {
+        user_identity: Arc<str>,
+        error_code: &'static str,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum JobUpdate {
+    NewTemplate(Arc<JobTemplate>),
+    SetNewPrevHash(PrevHash),
+}
+
+/// The jobs a new connection needs to catch up with.
+#[derive(Default)]
+struct JobState {
+    future: Vec<Arc<JobTemplate>>,
+    active: Option<(Arc<JobTemplate>, PrevHash)>,
+    latest: Option<Arc<JobTemplate>>,
+    heights: HashMap<u64, u32>,
+}
+
+impl JobState {
+    fn replay(&self, s: &mut Session) {
+        if let Some((t, p)) = &self.active {
+            let mut future = (**t).clone();
+            future.future = true;
+            s.on_new_template(Arc::new(future));
+            s.on_set_new_prev_hash(*p);
+            if let Some(l) = &self.latest {
+                s.on_new_template(l.clone());
+            }
+        }
+        for f in &self.future {
+            s.on_new_template(f.clone());
+        }
+    }
+}
+
+struct Shared {
+    cfg: PoolConfig,
+    server: Arc<ServerConfig>,
+    coinbase: CoinbaseConfig,
+    jobs: Mutex<JobState>,
+    updates: broadcast::Sender<JobUpdate>,
+    extranonce: Mutex<ExtranonceAllocator>,
+    solutions: mpsc::Sender<mining_server::BlockSolution>,
+    stats: Arc<Stats>,
+    events: broadcast::Sender<PoolEvent>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A running pool. Dropping it (or [`Pool::shutdown`]) stops it and closes every connection.
+pub struct Pool {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    tasks: JoinSet<()>,
+}
+
+/// Why the pool could not start.
+#[derive(Debug)]
+pub enum StartError {
+    Config(ConfigError),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Config(e) => write!(f, "config: {e}"),
+            StartError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl Pool {
+    /// Bind, connect to the template provider (retrying while it is away) and serve.
+    pub async fn start(cfg: PoolConfig) -> Result<Pool, StartError> {
+        let authority = cfg.authority().map_err(StartError::Config)?;
+        let script = cfg.reward_script().map_err(StartError::Config)?;
+        let listener = TcpListener::bind(cfg.listen_address)
+            .await
+            .map_err(StartError::Io)?;
+        let local_addr = listener.local_addr().map_err(StartError::Io)?;
+        let (solutions_tx, solutions_rx) = mpsc::channel(64);
+        let responder = Arc::new(ResponderConfig {
+            authority: authority.keypair(),
+            static_key: HandshakeKey::generate()
+                .map_err(|e| StartError::Io(std::io::Error::other(e)))?,
+            cert_validity_secs: cfg.cert_validity_sec,
+        });
+        let shared = Arc::new(Shared {
+            server: Arc::new(ServerConfig {
+                shares_per_minute: cfg.shares_per_minute,
+                share_batch_size: cfg.share_batch_size,
+                max_channels: cfg.max_channels_per_connection,
+                ..ServerConfig::default()
+            }),
+            coinbase: CoinbaseConfig {
+                payout_outputs: vec![PayoutOutput {
+                    script_pubkey: script,
+                    weight: 1,
+                }],
+                pool_tag: cfg.pool_signature.as_bytes().to_vec(),
+                extranonce_len: EXTRANONCE_LEN,
+            },
+            jobs: Mutex::new(JobState::default()),
+            updates: broadcast::channel(256).0,
+            extranonce: Mutex::new(
+                ExtranonceAllocator::new(vec![], EXTRANONCE_LEN, CONNECTION_ID_BYTES)
+                    .expect("4 of 16 bytes fit"),
+            ),
+            solutions: solutions_tx,
+            stats: Arc::new(Stats::default()),
+            events: broadcast::channel(1024).0,
+            cfg,
+        });
+        let mut tasks = JoinSet::new();
+        tasks.spawn(template_provider_loop(shared.clone(), solutions_rx));
+        tasks.spawn(accept_loop(listener, shared.clone(), responder));
+        tracing::info!(address = %local_addr, "pool listening");
+        Ok(Pool {
+            local_addr,
+            shared,
+            tasks,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn stats(&self) -> Arc<Stats> {
+        self.shared.stats.clone()
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<PoolEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Stop serving and close every connection.
+    pub fn shutdown(mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, responder: Arc<ResponderConfig>) {
+    let mut conns = JoinSet::new();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        while conns.try_join_next().is_some() {}
+        if shared.stats.connections.load(Ordering::Relaxed) >= shared.cfg.max_connections {
+            tracing::warn!(%peer, "max_connections reached; refusing");
+            continue;
+        }
+        let (shared, responder) = (shared.clone(), responder.clone());
+        conns.spawn(async move {
+            let cfg = ConnectionConfig {
+                // Miners send small messages: small buffers keep idle connections cheap.
+                channel_capacity: 32,
+                read_buffer: 2048,
+                max_payload: 64 * 1024,
+                ..ConnectionConfig::default()
+            };
+            let conn =
+                match with_tokio::connect(stream, Security::NoiseResponder(responder), cfg).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::debug!(%peer, "handshake failed: {e}");
+                        return;
+                    }
+                };
+            shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+            serve_downstream(conn, &shared, peer).await;
+            shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+async fn serve_downstream(conn: Connection, shared: &Shared, peer: SocketAddr) {
+    let range = match lock(&shared.extranonce).allocate() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(%peer, "{e}");
+            return;
+        }
+    };
+    run_session(&conn, shared, peer, &range).await;
+    conn.close();
+    let _ = lock(&shared.extranonce).release(&range);
+}
+
+async fn run_session(
+    conn: &Connection,
+    shared: &Shared,
+    peer: SocketAddr,
+    range: &ExtranonceRange,
+) {
+    let Ok(mut session) = Session::new(shared.server.clone(), range) else {
+        return;
+    };
+    let mut updates = shared.updates.subscribe();
+    lock(&shared.jobs).replay(&mut session);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // Open channels and their users, for events and the channel counter.
+    let mut users: HashMap<u32, Arc<str>> = HashMap::new();
+    let mut closing = false;
+    while !closing {
+        tokio::select! {
+            frame = conn.receiver.recv() => {
+                let Ok(frame) = frame else { break };
+                let now = now_ms();
+                let mut next = Some(frame);
+                // Everything already read, then one batch of acknowledgements.
+                let mut n = 0;
+                while let Some(f) = next.take() {
+                    let h = f.header();
+                    if let Err(e) = session.handle_frame(h.extension_type(), h.msg_type(), f.payload(), now) {
+                        tracing::info!(%peer, "closing: {e}");
+                        closing = true;
+                        break;
+                    }
+                    n += 1;
+                    if n < 256 {
+                        next = conn.receiver.try_recv().ok();
+                    }
+                }
+                session.flush_share_acks();
+            }
+            u = updates.recv() => match u {
+                Ok(JobUpdate::NewTemplate(t)) => session.on_new_template(t),
+                Ok(JobUpdate::SetNewPrevHash(p)) => { session.on_set_new_prev_hash(p); }
+                Err(broadcast::error::RecvError::Lagged(_)) => lock(&shared.jobs).replay(&mut session),
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            _ = tick.tick() => session.handle_timeout(now_ms()),
+        }
+        while let Some(e) = session.poll_event() {
+            handle_event(shared, e, &mut users);
+        }
+        while let Some(m) = session.poll_message() {
+            match m.to_frame() {
+                Ok(f) => {
+                    if conn.sender.send(f).await.is_err() {
+                        closing = true;
+                        break;
+                    }
+                }
+                Err(e) => tracing::error!("cannot encode {}: {e}", m.name()),
+            }
+        }
+    }
+    shared
+        .stats
+        .channels
+        .fetch_sub(users.len(), Ordering::Relaxed);
+}
+
+fn handle_event(shared: &Shared, e: ServerEvent, users: &mut HashMap<u32, Arc<str>>) {
+    let stats = &shared.stats;
+    match e {
+        ServerEvent::ShareAccepted(s) => {
+            stats.shares_accepted.fetch_add(1, Ordering::Relaxed);
+            stats
+                .difficulty_sum_micro
+                .fetch_add((s.difficulty * 1e6) as u64, Ordering::Relaxed);
+        }
+        ServerEvent::ShareRejected {
+            error, channel_id, ..
+        } => {
+            stats.shares_rejected.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(channel_id, "share rejected: {error}");
+            let _ = shared.events.send(PoolEvent::ShareRejected {
+                user_identity: users
+                    .get(&channel_id)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from("")),
+                error_code: error.error_code(),
+            });
+        }
+        ServerEvent::BlockFound(b) => {
+            stats.blocks_found.fetch_add(1, Ordering::Relaxed);
+            let mut be = b.block_hash;
+            be.reverse();
+            let hash = hex::encode(be);
+            let height = lock(&shared.jobs).heights.get(&b.template_id).copied();
+            tracing::info!(?height, %hash, "block found");
+            let _ = shared.events.send(PoolEvent::BlockFound {
+                height,
+                hash,
+                user_identity: users
+                    .get(&b.channel_id)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from("")),
+            });
+            if shared.solutions.try_send(b).is_err() {
+                tracing::error!("template provider link busy or down: solution not submitted");
+            }
+        }
+        ServerEvent::ChannelOpened {
+            channel_id,
+            user_identity,
+            extended,
+            ..
+        } => {
+            stats.channels.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(channel_id, %user_identity, extended, "channel opened");
+            users.insert(channel_id, user_identity);
+        }
+        ServerEvent::ChannelClosed { channel_id } => {
+            if users.remove(&channel_id).is_some() {
+                stats.channels.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        ServerEvent::SetupDone { .. } => {}
+    }
+}
+
+/// The template provider link: connect, set up, take templates; reconnect when it drops.
+async fn template_provider_loop(
+    shared: Arc<Shared>,
+    mut solutions: mpsc::Receiver<mining_server::BlockSolution>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match template_provider_session(&shared, &mut solutions).await {
+            Ok(()) => backoff = Duration::from_millis(100),
+            Err(reason) => {
+                tracing::warn!(address = %shared.cfg.tp_address, "template provider: {reason}");
+                let _ = shared
+                    .events
+                    .send(PoolEvent::TemplateProviderDown { reason });
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn send(conn: &Connection, m: impl Into<AnyMessage<'static>>) -> Result<(), String> {
+    let m: AnyMessage = m.into();
+    let f = m.to_frame().map_err(|e| e.to_string())?;
+    conn.sender
+        .send(f)
+        .await
+        .map_err(|_| "connection closed".to_string())
+}
+
+async fn template_provider_session(
+    shared: &Shared,
+    solutions: &mut mpsc::Receiver<mining_server::BlockSolution>,
+) -> Result<(), String> {
+    let addr = shared.cfg.tp_address;
+    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let security = match shared.cfg.tp_authority().map_err(|e| e.to_string())? {
+        Some(k) => Security::NoiseInitiator { authority: k.0 },
+        None => Security::Plain,
+    };
+    let conn = with_tokio::connect(stream, security, ConnectionConfig::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let str0255 = |s: &str| Str0255::new(s.as_bytes().to_vec()).unwrap_or_default();
+    send(
+        &conn,
+        CommonMessages::SetupConnection(SetupConnection {
+            protocol: PROTOCOL_TEMPLATE_DISTRIBUTION,
+            min_version: SV2_PROTOCOL_VERSION,
+            max_version: SV2_PROTOCOL_VERSION,
+            flags: 0,
+            endpoint_host: str0255(&addr.ip().to_string()),
+            endpoint_port: addr.port(),
+            vendor: str0255("stratum-v2-rust"),
+            hardware_version: str0255(""),
+            firmware: str0255(env!("CARGO_PKG_VERSION")),
+            device_id: str0255("pool"),
+        }),
+    )
+    .await?;
+    let f = conn
+        .receiver
+        .recv()
+        .await
+        .map_err(|_| "closed during setup".to_string())?;
+    match AnyMessage::parse(
+        f.header().extension_type(),
+        f.header().msg_type(),
+        f.payload(),
+    ) {
+        Ok(AnyMessage::Common(CommonMessages::SetupConnectionSuccess(_))) => {}
+        Ok(AnyMessage::Common(CommonMessages::SetupConnectionError(e))) => {
+            return Err(format!("setup refused: {}", e.error_code.to_string_lossy()))
+        }
+        Ok(other) => return Err(format!("unexpected {} during setup", other.name())),
+        Err(e) => return Err(e.to_string()),
+    }
+    let (size, sigops) = shared.coinbase.output_constraints();
+    send(
+        &conn,
+        TemplateDistribution::CoinbaseOutputConstraints(CoinbaseOutputConstraints {
+            coinbase_output_max_additional_size: size,
+            coinbase_output_max_additional_sigops: sigops,
+        }),
+    )
+    .await?;
+    tracing::info!(address = %addr, "template provider connected");
+    let _ = shared.events.send(PoolEvent::TemplateProviderUp);
+    loop {
+        tokio::select! {
+            f = conn.receiver.recv() => {
+                let f = f.map_err(|_| "connection closed".to_string())?;
+                let h = f.header();
+                match AnyMessage::parse(h.extension_type(), h.msg_type(), f.payload()) {
+                    Ok(AnyMessage::TemplateDistribution(m)) => on_template_message(shared, m),
+                    Ok(other) => tracing::warn!("template provider sent {}; ignored", other.name()),
+                    Err(e) => return Err(format!("bad frame: {e}")),
+                }
+            }
+            s = solutions.recv() => {
+                let Some(s) = s else { return Ok(()) };
+                let coinbase_tx = binary_sv2::B064K::new(s.coinbase_tx).map_err(|e| e.to_string())?;
+                send(&conn, TemplateDistribution::SubmitSolution(SubmitSolution {
+                    template_id: s.template_id,
+                    version: s.version,
+                    header_timestamp: s.header_timestamp,
+                    header_nonce: s.header_nonce,
+                    coinbase_tx,
+                })).await?;
+            }
+        }
+    }
+}
+
+fn on_template_message(shared: &Shared, m: TemplateDistribution<'_>) {
+    match m {
+        TemplateDistribution::NewTemplate(t) => {
+            let job = match JobTemplate::from_template(&t, &shared.coinbase) {
+                Ok(j) => Arc::new(j),
+                Err(e) => {
+                    tracing::error!(template_id = t.template_id, "cannot build a job: {e}");
+                    return;
+                }
+            };
+            let mut jobs = lock(&shared.jobs);
+            if let Some(h) = bip34_height(t.coinbase_prefix.as_bytes()) {
+                jobs.heights.insert(t.template_id, h);
+            }
+            if job.future {
+                jobs.future.push(job.clone());
+            } else {
+                jobs.latest = Some(job.clone());
+            }
+            drop(jobs);
+            tracing::debug!(
+                template_id = t.template_id,
+                future = t.future_template,
+                "new template"
+            );
+            let _ = shared.updates.send(JobUpdate::NewTemplate(job));
+        }
+        TemplateDistribution::SetNewPrevHash(p) => {
+            let prev = PrevHash {
+                template_id: p.template_id,
+                prev_hash: p.prev_hash.0,
+                min_ntime: p.header_timestamp,
+                nbits: p.n_bits,
+            };
+            let mut jobs = lock(&shared.jobs);
+            let Some(i) = jobs
+                .future
+                .iter()
+                .position(|t| t.template_id == p.template_id)
+            else {
+                tracing::warn!(
+                    template_id = p.template_id,
+                    "SetNewPrevHash for an unknown template"
+                );
+                return;
+            };
+            let t = jobs.future.swap_remove(i);
+            jobs.future.clear();
+            jobs.latest = None;
+            jobs.active = Some((t, prev));
+            let keep = p.template_id;
+            jobs.heights.retain(|&id, _| id >= keep);
+            drop(jobs);
+            let _ = shared.updates.send(JobUpdate::SetNewPrevHash(prev));
+        }
+        TemplateDistribution::RequestTransactionDataSuccess(_)
+        | TemplateDistribution::RequestTransactionDataError(_) => {}
+        other => tracing::warn!("template provider sent {}; ignored", other.name()),
+    }
+}
+
+/// The height a BIP34 coinbase prefix pushes (`OP_1..OP_16` or a little-endian push).
+pub fn bip34_height(prefix: &[u8]) -> Option<u32> {
+    match *prefix.first()? {
+        op @ 0x51..=0x60 => Some((op - 0x50) as u32),
+        n @ 1..=4 => {
+            let bytes = prefix.get(1..1 + n as usize)?;
+            let mut v = [0u8; 4];
+            v[..bytes.len()].copy_from_slice(bytes);
+            Some(u32::from_le_bytes(v))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bip34_heights() {
+        assert_eq!(bip34_height(&[0x51]), Some(1));
+        assert_eq!(bip34_height(&[0x60, 0x00]), Some(16));
+        assert_eq!(bip34_height(&[0x01, 0x11]), Some(17));
+        assert_eq!(bip34_height(&[0x03, 0x40, 0x0d, 0x03]), Some(200_000));
+        assert_eq!(bip34_height(&[0x03, 0x40]), None);
+        assert_eq!(bip34_height(&[]), None);
+    }
+}

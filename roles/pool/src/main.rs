@@ -1,0 +1,60 @@
+//! `pool`: the Stratum V2 pool.
+
+use clap::Parser;
+use pool_sv2::config::{PoolConfig, DEFAULT_CONFIG};
+use pool_sv2::{Pool, PoolEvent};
+use std::path::PathBuf;
+
+/// A Stratum V2 pool.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// TOML configuration file (see --generate-config). Without it, the embedded defaults.
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+    /// Print a commented default configuration and exit.
+    #[arg(long)]
+    generate_config: bool,
+}
+
+#[tokio::main]
+async fn main() {
+    let a = Args::parse();
+    if a.generate_config {
+        print!("{DEFAULT_CONFIG}");
+        return;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cfg = match &a.config {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|s| {
+                PoolConfig::from_toml(&s).map_err(|e| format!("{}: {e}", path.display()))
+            }),
+        None => Ok(PoolConfig::default_config()),
+    };
+    let cfg = cfg.unwrap_or_else(|e| {
+        eprintln!("pool: {e}");
+        std::process::exit(2);
+    });
+    let pool = Pool::start(cfg).await.unwrap_or_else(|e| {
+        eprintln!("pool: {e}");
+        std::process::exit(1);
+    });
+    let mut events = pool.subscribe();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            e = events.recv() => {
+                if let Ok(PoolEvent::BlockFound { height, hash, .. }) = e {
+                    println!("block found: height {} hash {hash}", height.map_or("?".into(), |h| h.to_string()));
+                }
+            }
+        }
+    }
+    pool.shutdown();
+}
