@@ -89,7 +89,16 @@ struct JobState {
     future: Vec<Arc<JobTemplate>>,
     active: Option<(Arc<JobTemplate>, PrevHash)>,
     latest: Option<Arc<JobTemplate>>,
+    /// Height of each template, by the pool's template key.
     heights: HashMap<u64, u32>,
+    /// Jobs are keyed by the pool's own template key, because a restarted template
+    /// provider reuses its ids: a solution is sent only to the connection whose template it
+    /// solves. Key -> (template provider connection, its template_id).
+    to_tp: HashMap<u64, (u64, u64)>,
+    /// The current connection's template_id -> key.
+    from_tp: HashMap<u64, u64>,
+    next_key: u64,
+    tp_connection: u64,
 }
 
 impl JobState {
@@ -495,6 +504,12 @@ async fn template_provider_session(
         }),
     )
     .await?;
+    let connection = {
+        let mut jobs = lock(&shared.jobs);
+        jobs.tp_connection += 1;
+        jobs.from_tp.clear();
+        jobs.tp_connection
+    };
     tracing::info!(address = %addr, "template provider connected");
     let _ = shared.events.send(PoolEvent::TemplateProviderUp);
     loop {
@@ -510,9 +525,17 @@ async fn template_provider_session(
             }
             s = solutions.recv() => {
                 let Some(s) = s else { return Ok(()) };
+                let target = lock(&shared.jobs).to_tp.get(&s.template_id).copied();
+                let template_id = match target {
+                    Some((c, id)) if c == connection => id,
+                    _ => {
+                        tracing::warn!("block for a template of an earlier template provider connection: not submitted");
+                        continue;
+                    }
+                };
                 let coinbase_tx = binary_sv2::B064K::new(s.coinbase_tx).map_err(|e| e.to_string())?;
                 send(&conn, TemplateDistribution::SubmitSolution(SubmitSolution {
-                    template_id: s.template_id,
+                    template_id,
                     version: s.version,
                     header_timestamp: s.header_timestamp,
                     header_nonce: s.header_nonce,
@@ -526,16 +549,23 @@ async fn template_provider_session(
 fn on_template_message(shared: &Shared, m: TemplateDistribution<'_>) {
     match m {
         TemplateDistribution::NewTemplate(t) => {
-            let job = match JobTemplate::from_template(&t, &shared.coinbase) {
-                Ok(j) => Arc::new(j),
+            let mut job = match JobTemplate::from_template(&t, &shared.coinbase) {
+                Ok(j) => j,
                 Err(e) => {
                     tracing::error!(template_id = t.template_id, "cannot build a job: {e}");
                     return;
                 }
             };
             let mut jobs = lock(&shared.jobs);
+            jobs.next_key += 1;
+            let key = jobs.next_key;
+            let conn = jobs.tp_connection;
+            jobs.to_tp.insert(key, (conn, t.template_id));
+            jobs.from_tp.insert(t.template_id, key);
+            job.template_id = key;
+            let job = Arc::new(job);
             if let Some(h) = bip34_height(t.coinbase_prefix.as_bytes()) {
-                jobs.heights.insert(t.template_id, h);
+                jobs.heights.insert(key, h);
             }
             if job.future {
                 jobs.future.push(job.clone());
@@ -551,21 +581,24 @@ fn on_template_message(shared: &Shared, m: TemplateDistribution<'_>) {
             let _ = shared.updates.send(JobUpdate::NewTemplate(job));
         }
         TemplateDistribution::SetNewPrevHash(p) => {
+            let mut jobs = lock(&shared.jobs);
+            let Some(&key) = jobs.from_tp.get(&p.template_id) else {
+                tracing::warn!(
+                    template_id = p.template_id,
+                    "SetNewPrevHash for an unknown template"
+                );
+                return;
+            };
             let prev = PrevHash {
-                template_id: p.template_id,
+                template_id: key,
                 prev_hash: p.prev_hash.0,
                 min_ntime: p.header_timestamp,
                 nbits: p.n_bits,
             };
-            let mut jobs = lock(&shared.jobs);
-            let Some(i) = jobs
-                .future
-                .iter()
-                .position(|t| t.template_id == p.template_id)
-            else {
+            let Some(i) = jobs.future.iter().position(|t| t.template_id == key) else {
                 tracing::warn!(
                     template_id = p.template_id,
-                    "SetNewPrevHash for an unknown template"
+                    "SetNewPrevHash for a template that is not a future one"
                 );
                 return;
             };
@@ -573,8 +606,10 @@ fn on_template_message(shared: &Shared, m: TemplateDistribution<'_>) {
             jobs.future.clear();
             jobs.latest = None;
             jobs.active = Some((t, prev));
-            let keep = p.template_id;
-            jobs.heights.retain(|&id, _| id >= keep);
+            // Templates older than the new tip's can no longer win a block.
+            jobs.heights.retain(|&k, _| k >= key);
+            jobs.to_tp.retain(|&k, _| k >= key);
+            jobs.from_tp.retain(|_, k| *k >= key);
             drop(jobs);
             let _ = shared.updates.send(JobUpdate::SetNewPrevHash(prev));
         }

@@ -1,0 +1,144 @@
+//! `local-stack`: a template provider with a simulated chain, the pool, and CPU mining
+//! devices, all on loopback over encrypted Sv2 connections, with a live summary.
+
+use clap::Parser;
+use mining_device::{ChannelKind, Device, DeviceConfig};
+use noise_sv2::AuthoritySecretKey;
+use pool_sv2::config::PoolConfig;
+use pool_sv2::Pool;
+use std::str::FromStr;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use template_provider::{TemplateProvider, TpEvent};
+
+/// Development key of the local template provider (public: never use it elsewhere).
+const TP_SECRET_KEY: &str = "2ZeiGcThzCtWLmFbZZNTnPyPkyKsAhLqEmeuY5wnHv2fgUHuDg";
+
+/// Run a whole Stratum V2 mining stack on this machine and watch blocks being found.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    duration: Option<u64>,
+    /// Mining devices; they alternate between standard and extended channels.
+    #[arg(long, default_value_t = 4)]
+    devices: usize,
+    /// Hashing threads per device.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Block difficulty of the simulated chain (1 = 2^32 hashes per block).
+    #[arg(long, default_value_t = 0.02)]
+    block_difficulty: f64,
+    /// Seconds between the summary lines.
+    #[arg(long, default_value_t = 2)]
+    interval: u64,
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let a = Args::parse();
+    if let Err(e) = run(a).await {
+        eprintln!("local-stack: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let tp_key = AuthoritySecretKey::from_str(TP_SECRET_KEY)?;
+    let tp = TemplateProvider::start(template_provider::Config {
+        listen_address: "127.0.0.1:0".parse()?,
+        authority_secret_key: Some(tp_key),
+        block_difficulty: a.block_difficulty,
+        template_interval: Duration::from_secs(2),
+        ..template_provider::Config::default()
+    })
+    .await?;
+    let mut cfg = PoolConfig::default_config();
+    cfg.listen_address = "127.0.0.1:0".parse()?;
+    cfg.tp_address = tp.local_addr();
+    cfg.tp_authority_public_key = Some(tp_key.public_key().to_base58());
+    // Quick feedback on a laptop: a share every few seconds per device.
+    cfg.shares_per_minute = 20.0;
+    let pool_key = cfg.authority()?.public_key();
+    let pool = Pool::start(cfg).await?;
+    println!(
+        "template provider {} (noise) -> pool {} (noise, authority {}) -> {} devices",
+        tp.local_addr(),
+        pool.local_addr(),
+        pool_key.to_base58(),
+        a.devices
+    );
+    let devices: Vec<Device> = (0..a.devices)
+        .map(|i| {
+            let kind = if i % 2 == 0 {
+                ChannelKind::Standard
+            } else {
+                ChannelKind::Extended
+            };
+            let mut c = DeviceConfig::new(pool.local_addr(), Some(pool_key), kind);
+            c.threads = a.threads;
+            c.user_identity = format!("local.device{i}");
+            Device::start(c)
+        })
+        .collect();
+    let stats: Vec<_> = devices.iter().map(|d| d.stats()).collect();
+    let pool_stats = pool.stats();
+    let mut blocks = tp.subscribe();
+    let started = Instant::now();
+    let deadline = a.duration.map(|d| started + Duration::from_secs(d));
+    let mut tick = tokio::time::interval(Duration::from_secs(a.interval.max(1)));
+    tick.tick().await;
+    let mut last = (Instant::now(), 0u64);
+    let mut found = 0u64;
+    loop {
+        let until_deadline = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = until_deadline => break,
+            e = blocks.recv() => {
+                if let Ok(TpEvent::BlockAccepted(b)) = e {
+                    found += 1;
+                    println!("  block found: height {} hash {} ({} transactions)", b.height, b.hash, b.transactions);
+                }
+            }
+            _ = tick.tick() => {
+                let hashes: u64 = stats.iter().map(|s| s.hashes.load(Ordering::Relaxed)).sum();
+                let rate = (hashes - last.1) as f64 / last.0.elapsed().as_secs_f64();
+                last = (Instant::now(), hashes);
+                let connected = stats.iter().filter(|s| s.connected.load(Ordering::Relaxed)).count();
+                println!(
+                    "[{:>4}s] {:.2} MH/s  devices {}/{}  shares accepted {} rejected {}  blocks {}",
+                    started.elapsed().as_secs(),
+                    rate / 1e6,
+                    connected,
+                    stats.len(),
+                    pool_stats.shares_accepted.load(Ordering::Relaxed),
+                    pool_stats.shares_rejected.load(Ordering::Relaxed),
+                    found,
+                );
+            }
+        }
+    }
+    println!(
+        "done: {} blocks, {} shares accepted, {} rejected, chain height {}",
+        found,
+        pool_stats.shares_accepted.load(Ordering::Relaxed),
+        pool_stats.shares_rejected.load(Ordering::Relaxed),
+        tp.height()
+    );
+    drop(devices);
+    pool.shutdown();
+    tp.shutdown();
+    Ok(())
+}
