@@ -259,8 +259,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, responder: Arc<
         conns.spawn(async move {
             let cfg = ConnectionConfig {
                 // Miners send small messages: small buffers keep idle connections cheap.
-                channel_capacity: 32,
-                read_buffer: 2048,
+                channel_capacity: 16,
+                read_buffer: 1024,
                 max_payload: 64 * 1024,
                 ..ConnectionConfig::default()
             };
@@ -647,3 +647,8 @@ mod tests {
         assert_eq!(bip34_height(&[]), None);
     }
 }
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

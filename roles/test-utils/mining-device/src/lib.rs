@@ -475,3 +475,8 @@ async fn session(
         }
     }
 }
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -487,3 +487,8 @@ async fn serve(
     }
     conn.close();
 }
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,491 @@
+//! `sv2-load`: a load generator for Sv2 pools.
+//!
+//! It opens N noise-encrypted connections, one channel each, and submits shares at a set
+//! total rate; it reports the shares per second the pool answered, answer latency, the time
+//! to set up a connection, and (for a pool it started itself, or `--pool-pid`) the pool's CPU
+//! time per share and memory per connection, read from /proc.
+//!
+//! With `--spawn` it starts a `template-provider` and a `pool` from the directory of its own
+//! executable, with settings that make every share valid (no vardiff pressure, block target
+//! out of reach), so what is measured is the pool's cost of validating and answering.
+
+use binary_sv2::{Str0255, B032, U256};
+use clap::{Parser, ValueEnum};
+use common_messages_sv2::SetupConnection;
+use const_sv2::{mining_flags, PROTOCOL_MINING, SV2_PROTOCOL_VERSION};
+use mining_sv2::{
+    OpenExtendedMiningChannel, OpenStandardMiningChannel, SubmitSharesExtended,
+    SubmitSharesStandard,
+};
+use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
+use noise_sv2::AuthorityPublicKey;
+use roles_logic_sv2::mining_client::ClientChannel;
+use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, Mining};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Channel {
+    Standard,
+    Extended,
+}
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Load generator for Stratum V2 pools")]
+struct Args {
+    /// Start a template provider and a pool (binaries next to this one) and measure them.
+    #[arg(long)]
+    spawn: bool,
+    /// Pool address (ignored with --spawn).
+    #[arg(long, default_value = "127.0.0.1:34254")]
+    pool: SocketAddr,
+    /// Pool authority public key (ignored with --spawn).
+    #[arg(
+        long,
+        default_value = "9cEFRK5yxdVniWatZwLj9fEurt6SkbC7sqQ9VBNzSjwv9t5Wnb8"
+    )]
+    authority_public_key: AuthorityPublicKey,
+    /// PID of the pool, to read its CPU and memory (automatic with --spawn).
+    #[arg(long)]
+    pool_pid: Option<u32>,
+    /// Connections (one channel each).
+    #[arg(long, default_value_t = 1000)]
+    connections: usize,
+    /// Total shares per second over all connections.
+    #[arg(long, default_value_t = 10_000)]
+    rate: u64,
+    /// Seconds of submitting.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    #[arg(long, value_enum, default_value = "standard")]
+    channel: Channel,
+    /// Connections opened at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+}
+
+const SPAWN_POOL_KEY: &str = "9cEFRK5yxdVniWatZwLj9fEurt6SkbC7sqQ9VBNzSjwv9t5Wnb8";
+
+#[derive(Default)]
+struct Totals {
+    sent: AtomicU64,
+    accepted: AtomicU64,
+    rejected: AtomicU64,
+    latencies_us: Mutex<Vec<u32>>,
+}
+
+fn proc_cpu_ticks(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn proc_rss_kb(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+struct Spawned(Vec<Child>);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn spawn_roles() -> Result<(Spawned, SocketAddr, u32), String> {
+    let dir = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .parent()
+        .ok_or("no executable directory")?
+        .to_path_buf();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())
+    };
+    let (tp_addr, pool_addr) = (free()?, free()?);
+    let tp = Command::new(dir.join("template-provider"))
+        .args([
+            "--listen",
+            &tp_addr.to_string(),
+            "--block-difficulty",
+            "1e12",
+            "--template-interval",
+            "3600",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("template-provider (build it with --release too): {e}"))?;
+    let config = std::env::temp_dir().join(format!("sv2-load-pool-{}.toml", std::process::id()));
+    let doc = format!(
+        "listen_address = \"{pool_addr}\"\nauthority_secret_key = \"jvRuXAe3N2zzAdps41oF4gN82Ft85p48GBPxngwAVqKep9gGu\"\n\
+         tp_address = \"{tp_addr}\"\ncoinbase_reward_script = \"raw(51)\"\n\
+         shares_per_minute = 1e12\nshare_batch_size = 10\nmax_connections = 1000000\n"
+    );
+    std::fs::write(&config, doc).map_err(|e| e.to_string())?;
+    let mut spawned = Spawned(vec![tp]);
+    let pool = Command::new(dir.join("pool"))
+        .arg("-c")
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("pool (build it with --release too): {e}"))?;
+    let pid = pool.id();
+    spawned.0.push(pool);
+    Ok((spawned, pool_addr, pid))
+}
+
+struct Client {
+    conn: Connection,
+    ch: ClientChannel,
+    work: roles_logic_sv2::mining_client::Work,
+}
+
+async fn open(
+    addr: SocketAddr,
+    key: AuthorityPublicKey,
+    kind: Channel,
+) -> Result<(Client, Duration, Duration), String> {
+    let t0 = Instant::now();
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let conn = with_tokio::connect(
+        stream,
+        Security::NoiseInitiator { authority: key.0 },
+        ConnectionConfig {
+            read_buffer: 4096,
+            ..ConnectionConfig::default()
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let handshake = t0.elapsed();
+    let s = |v: &str| Str0255::new(v.as_bytes().to_vec()).unwrap_or_default();
+    let send = |m: AnyMessage<'static>| {
+        let f = m.to_frame();
+        let tx = conn.sender.clone();
+        async move {
+            tx.send(f.map_err(|e| e.to_string())?)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    };
+    send(
+        CommonMessages::SetupConnection(SetupConnection {
+            protocol: PROTOCOL_MINING,
+            min_version: SV2_PROTOCOL_VERSION,
+            max_version: SV2_PROTOCOL_VERSION,
+            flags: if kind == Channel::Standard {
+                mining_flags::REQUIRES_STANDARD_JOBS
+            } else {
+                0
+            },
+            endpoint_host: s("127.0.0.1"),
+            endpoint_port: addr.port(),
+            vendor: s("sv2-load"),
+            hardware_version: s(""),
+            firmware: s(""),
+            device_id: s(""),
+        })
+        .into(),
+    )
+    .await?;
+    let open: Mining = match kind {
+        Channel::Standard => Mining::OpenStandardMiningChannel(OpenStandardMiningChannel {
+            request_id: 1,
+            user_identity: s("load"),
+            nominal_hash_rate: 1.0,
+            max_target: U256([0xff; 32]),
+        }),
+        Channel::Extended => Mining::OpenExtendedMiningChannel(OpenExtendedMiningChannel {
+            request_id: 1,
+            user_identity: s("load"),
+            nominal_hash_rate: 1.0,
+            max_target: U256([0xff; 32]),
+            min_extranonce_size: 4,
+        }),
+    };
+    send(open.into()).await?;
+    let mut ch: Option<ClientChannel> = None;
+    loop {
+        let f = conn
+            .receiver
+            .recv()
+            .await
+            .map_err(|_| "closed".to_string())?;
+        let m = AnyMessage::parse(
+            f.header().extension_type(),
+            f.header().msg_type(),
+            f.payload(),
+        )
+        .map_err(|e| e.to_string())?;
+        let AnyMessage::Mining(m) = m else { continue };
+        let w = match (&m, ch.as_mut()) {
+            (Mining::OpenStandardMiningChannelSuccess(o), _) => {
+                ch = Some(ClientChannel::standard(
+                    o.channel_id,
+                    o.group_channel_id,
+                    o.target.0,
+                    o.extranonce_prefix.as_bytes(),
+                ));
+                None
+            }
+            (Mining::OpenExtendedMiningChannelSuccess(o), _) => {
+                ch = Some(ClientChannel::extended(
+                    o.channel_id,
+                    o.group_channel_id,
+                    o.target.0,
+                    o.extranonce_prefix.as_bytes(),
+                    o.extranonce_size as usize,
+                ));
+                None
+            }
+            (Mining::OpenMiningChannelError(e), _) => {
+                return Err(e.error_code.to_string_lossy().into_owned())
+            }
+            (Mining::NewMiningJob(j), Some(c)) => c.on_new_mining_job(j),
+            (Mining::NewExtendedMiningJob(j), Some(c)) => {
+                c.on_new_extended_mining_job(j).map_err(|e| e.to_string())?
+            }
+            (Mining::SetNewPrevHash(p), Some(c)) => c.on_set_new_prev_hash(p),
+            _ => None,
+        };
+        if let Some(w) = w {
+            if let Some(c) = ch.take() {
+                return Ok((
+                    Client {
+                        conn,
+                        ch: c,
+                        work: w,
+                    },
+                    handshake,
+                    t0.elapsed(),
+                ));
+            }
+        }
+    }
+}
+
+/// Submit `per_sec` shares per second until `until`, and read the answers.
+async fn drive(mut c: Client, per_sec: f64, until: Instant, totals: Arc<Totals>) {
+    let interval = Duration::from_secs_f64(1.0 / per_sec.max(1e-3));
+    let mut next = Instant::now() + interval.mul_f64(rand_fraction(c.ch.channel_id));
+    let mut pending: VecDeque<(u32, Instant)> = VecDeque::new();
+    let mut nonce = 0u32;
+    let en = vec![0u8; c.ch.extranonce_size];
+    let mut lat = Vec::new();
+    loop {
+        let sleep = tokio::time::sleep_until(next.into());
+        tokio::select! {
+            _ = sleep, if Instant::now() < until => {
+                next += interval;
+                nonce = nonce.wrapping_add(1);
+                let w = &c.work;
+                let m = if c.ch.extended {
+                    let mut s = match c.ch.submit_extended(w, nonce, w.min_ntime, w.version, &en) { Some(s) => s, None => return };
+                    s.extranonce = B032::new(en.clone()).unwrap_or_default();
+                    Mining::SubmitSharesExtended::<'static>(SubmitSharesExtended { ..s })
+                } else {
+                    let s = c.ch.submit_standard(w, nonce, w.min_ntime, w.version);
+                    Mining::SubmitSharesStandard(SubmitSharesStandard { ..s })
+                };
+                let seq = match &m { Mining::SubmitSharesExtended(s) => s.sequence_number, Mining::SubmitSharesStandard(s) => s.sequence_number, _ => 0 };
+                let Ok(f) = AnyMessage::Mining(m).to_frame() else { return };
+                pending.push_back((seq, Instant::now()));
+                totals.sent.fetch_add(1, Ordering::Relaxed);
+                if c.conn.sender.send(f).await.is_err() { break; }
+            }
+            f = c.conn.receiver.recv() => {
+                let Ok(f) = f else { break };
+                let Ok(AnyMessage::Mining(m)) = AnyMessage::parse(f.header().extension_type(), f.header().msg_type(), f.payload()) else { continue };
+                match m {
+                    Mining::SubmitSharesSuccess(s) => {
+                        totals.accepted.fetch_add(s.new_submits_accepted_count as u64, Ordering::Relaxed);
+                        while pending.front().is_some_and(|(q, _)| *q <= s.last_sequence_number) {
+                            let (_, t) = pending.pop_front().unwrap_or((0, Instant::now()));
+                            lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        }
+                    }
+                    Mining::SubmitSharesError(e) => {
+                        totals.rejected.fetch_add(1, Ordering::Relaxed);
+                        pending.retain(|(q, _)| *q != e.sequence_number);
+                    }
+                    Mining::SetNewPrevHash(p) => { if let Some(w) = c.ch.on_set_new_prev_hash(&p) { c.work = w; } }
+                    Mining::NewMiningJob(j) => { if let Some(w) = c.ch.on_new_mining_job(&j) { c.work = w; } }
+                    Mining::NewExtendedMiningJob(j) => { if let Ok(Some(w)) = c.ch.on_new_extended_mining_job(&j) { c.work = w; } }
+                    _ => {}
+                }
+            }
+            _ = tokio::time::sleep(Duration::from_millis(200)), if Instant::now() >= until => break,
+        }
+        if Instant::now() >= until + Duration::from_secs(2) {
+            break;
+        }
+    }
+    totals
+        .latencies_us
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend(lat);
+    // Keep the connection until every client is done, so the pool sees no churn.
+    tokio::time::sleep_until((until + Duration::from_secs(3)).into()).await;
+    drop(c);
+}
+
+fn rand_fraction(seed: u32) -> f64 {
+    (seed.wrapping_mul(2_654_435_761) as f64) / u32::MAX as f64
+}
+
+fn pct(v: &mut [u32], p: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_unstable();
+    v[((v.len() as f64 - 1.0) * p) as usize] as f64 / 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let a = Args::parse();
+    let (spawned, addr, key, pid) = if a.spawn {
+        match spawn_roles() {
+            Ok((s, addr, pid)) => (
+                Some(s),
+                addr,
+                SPAWN_POOL_KEY.parse().expect("valid key"),
+                Some(pid),
+            ),
+            Err(e) => {
+                eprintln!("sv2-load: {e}");
+                std::process::exit(1);
+            }
+        }
+    } else {
+        (None, a.pool, a.authority_public_key, a.pool_pid)
+    };
+    // Wait for the pool to listen and to have a job.
+    let start = Instant::now();
+    loop {
+        match open(addr, key, a.channel).await {
+            Ok(_) => break,
+            Err(e) if start.elapsed() > Duration::from_secs(20) => {
+                eprintln!("sv2-load: pool not ready: {e}");
+                std::process::exit(1);
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss0 = pid.and_then(proc_rss_kb);
+    println!(
+        "opening {} {:?} connections to {addr}",
+        a.connections, a.channel
+    );
+    let t_open = Instant::now();
+    let sem = Arc::new(tokio::sync::Semaphore::new(a.concurrency.max(1)));
+    let mut opens = tokio::task::JoinSet::new();
+    for _ in 0..a.connections {
+        let sem = sem.clone();
+        let kind = a.channel;
+        opens.spawn(async move {
+            let _p = sem.acquire().await;
+            open(addr, key, kind).await
+        });
+    }
+    let mut clients = Vec::new();
+    let (mut hs, mut setup) = (Vec::new(), Vec::new());
+    while let Some(r) = opens.join_next().await {
+        match r {
+            Ok(Ok((c, h, s))) => {
+                hs.push(h.as_micros() as u32);
+                setup.push(s.as_micros() as u32);
+                clients.push(c);
+            }
+            Ok(Err(e)) => eprintln!("connection failed: {e}"),
+            Err(e) => eprintln!("task: {e}"),
+        }
+    }
+    println!(
+        "{} connections open in {:.2}s; TCP+noise handshake p50 {:.2} ms p99 {:.2} ms; to first job p50 {:.2} ms p99 {:.2} ms",
+        clients.len(),
+        t_open.elapsed().as_secs_f64(),
+        pct(&mut hs, 0.5),
+        pct(&mut hs, 0.99),
+        pct(&mut setup, 0.5),
+        pct(&mut setup, 0.99)
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss1 = pid.and_then(proc_rss_kb);
+    if let (Some(a0), Some(a1)) = (rss0, rss1) {
+        println!(
+            "pool memory: {} kB before, {} kB with {} idle connections: {:.1} kB per connection",
+            a0,
+            a1,
+            clients.len(),
+            (a1 as f64 - a0 as f64) / clients.len().max(1) as f64
+        );
+    }
+    let totals = Arc::new(Totals::default());
+    let per = a.rate as f64 / clients.len().max(1) as f64;
+    let until = Instant::now() + Duration::from_secs(a.duration);
+    let cpu0 = pid.and_then(proc_cpu_ticks);
+    let t0 = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in clients {
+        tasks.spawn(drive(c, per, until, totals.clone()));
+    }
+    tokio::time::sleep_until(until.into()).await;
+    let answered_at_end =
+        totals.accepted.load(Ordering::Relaxed) + totals.rejected.load(Ordering::Relaxed);
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu1 = pid.and_then(proc_cpu_ticks);
+    while tasks.join_next().await.is_some() {}
+    let sent = totals.sent.load(Ordering::Relaxed);
+    let accepted = totals.accepted.load(Ordering::Relaxed);
+    let rejected = totals.rejected.load(Ordering::Relaxed);
+    let mut lat = std::mem::take(
+        &mut *totals
+            .latencies_us
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
+    println!(
+        "offered {:.0} shares/s; sent {sent}, answered {} ({accepted} accepted, {rejected} rejected); {:.0} shares/s answered during the run",
+        a.rate,
+        accepted + rejected,
+        answered_at_end as f64 / wall
+    );
+    println!(
+        "answer latency p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+        pct(&mut lat, 0.5),
+        pct(&mut lat, 0.99),
+        pct(&mut lat, 1.0)
+    );
+    if let (Some(c0), Some(c1)) = (cpu0, cpu1) {
+        let hz = 100.0; // USER_HZ on Linux
+        let cpu_s = (c1 - c0) as f64 / hz;
+        println!(
+            "pool CPU: {:.0}% of one core; {:.2} us per answered share",
+            100.0 * cpu_s / wall,
+            1e6 * cpu_s / answered_at_end.max(1) as f64
+        );
+    }
+    drop(spawned);
+}
