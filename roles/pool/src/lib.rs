@@ -483,11 +483,7 @@ async fn template_provider_session(
         .recv()
         .await
         .map_err(|_| "closed during setup".to_string())?;
-    match AnyMessage::parse(
-        f.header().extension_type(),
-        f.header().msg_type(),
-        f.payload(),
-    ) {
+    match AnyMessage::parse_frame(&f) {
         Ok(AnyMessage::Common(CommonMessages::SetupConnectionSuccess(_))) => {}
         Ok(AnyMessage::Common(CommonMessages::SetupConnectionError(e))) => {
             return Err(format!("setup refused: {}", e.error_code.to_string_lossy()))
@@ -516,8 +512,7 @@ async fn template_provider_session(
         tokio::select! {
             f = conn.receiver.recv() => {
                 let f = f.map_err(|_| "connection closed".to_string())?;
-                let h = f.header();
-                match AnyMessage::parse(h.extension_type(), h.msg_type(), f.payload()) {
+                match AnyMessage::parse_frame(&f) {
                     Ok(AnyMessage::TemplateDistribution(m)) => on_template_message(shared, m),
                     Ok(other) => tracing::warn!("template provider sent {}; ignored", other.name()),
                     Err(e) => return Err(format!("bad frame: {e}")),

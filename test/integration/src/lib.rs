@@ -156,13 +156,7 @@ impl TestClient {
         )
         .await
         .expect("connection open");
-        AnyMessage::parse(
-            f.header().extension_type(),
-            f.header().msg_type(),
-            f.payload(),
-        )
-        .expect("parses")
-        .into_static()
+        AnyMessage::parse_frame(&f).expect("parses").into_static()
     }
 
     /// Read until the next message that is not a job, prevhash or target update (which are

@@ -58,6 +58,45 @@ impl ExtranonceRange {
     }
 }
 
+/// A whole extranonce (a channel's prefix and what its miner rolled), kept inline so that
+/// accepting a share allocates nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Extranonce {
+    len: u8,
+    bytes: [u8; crate::MAX_EXTRANONCE_LEN],
+}
+
+impl Extranonce {
+    /// `prefix` followed by `rest`; `None` when longer than 32 bytes.
+    pub fn from_parts(prefix: &[u8], rest: &[u8]) -> Option<Self> {
+        let len = prefix.len() + rest.len();
+        if len > crate::MAX_EXTRANONCE_LEN {
+            return None;
+        }
+        let mut bytes = [0u8; crate::MAX_EXTRANONCE_LEN];
+        bytes[..prefix.len()].copy_from_slice(prefix);
+        bytes[prefix.len()..len].copy_from_slice(rest);
+        Some(Extranonce {
+            len: len as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+impl fmt::Debug for Extranonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Extranonce(")?;
+        for b in self.as_bytes() {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
 /// Why space could not be given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExtranonceError {
@@ -202,6 +241,14 @@ mod tests {
 
     fn overlap(a: &ExtranonceRange, b: &ExtranonceRange) -> bool {
         a.prefix().starts_with(b.prefix()) || b.prefix().starts_with(a.prefix())
+    }
+
+    #[test]
+    fn extranonce_joins_its_parts_up_to_32_bytes() {
+        let e = Extranonce::from_parts(&[1, 2], &[3]).unwrap();
+        assert_eq!(e.as_bytes(), &[1, 2, 3]);
+        assert!(Extranonce::from_parts(&[0; 30], &[0; 3]).is_none());
+        assert_eq!(format!("{e:?}"), "Extranonce(010203)");
     }
 
     #[test]

@@ -241,10 +241,27 @@ impl JobTemplate {
         Ok(v)
     }
 
+    /// The coinbase's txid for `extranonce`, hashed in place (no coinbase is assembled:
+    /// this runs for every share of an extended channel).
+    pub fn coinbase_txid(&self, extranonce: &[u8]) -> Result<[u8; 32], JobError> {
+        use sha2::{Digest, Sha256};
+        if extranonce.len() != self.extranonce_len {
+            return Err(JobError::ExtranonceLength {
+                expected: self.extranonce_len,
+                got: extranonce.len(),
+            });
+        }
+        let mut h = Sha256::new();
+        h.update(&self.coinbase_tx_prefix);
+        h.update(extranonce);
+        h.update(&self.coinbase_tx_suffix);
+        Ok(Sha256::digest(h.finalize()).into())
+    }
+
     /// The merkle root (little-endian, as in the header) for `extranonce`.
     pub fn merkle_root(&self, extranonce: &[u8]) -> Result<[u8; 32], JobError> {
         Ok(merkle_root_from_path(
-            sha256d(&self.coinbase(extranonce)?),
+            self.coinbase_txid(extranonce)?,
             &self.merkle_path,
         ))
     }
@@ -268,6 +285,25 @@ impl JobTemplate {
         }
         Ok(serialize(&tx))
     }
+}
+
+/// The 80-byte block header; `prev_hash` and `merkle_root` in header byte order.
+pub fn block_header(
+    version: u32,
+    prev_hash: &[u8; 32],
+    merkle_root: &[u8; 32],
+    ntime: u32,
+    nbits: u32,
+    nonce: u32,
+) -> [u8; 80] {
+    let mut h = [0u8; 80];
+    h[..4].copy_from_slice(&version.to_le_bytes());
+    h[4..36].copy_from_slice(prev_hash);
+    h[36..68].copy_from_slice(merkle_root);
+    h[68..72].copy_from_slice(&ntime.to_le_bytes());
+    h[72..76].copy_from_slice(&nbits.to_le_bytes());
+    h[76..80].copy_from_slice(&nonce.to_le_bytes());
+    h
 }
 
 /// Fold a merkle path (deepest first) over the coinbase txid.

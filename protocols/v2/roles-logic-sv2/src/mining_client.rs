@@ -53,14 +53,14 @@ impl Work {
 
     /// The 80-byte header.
     pub fn header(&self, merkle_root: &[u8; 32], ntime: u32, nonce: u32, version: u32) -> [u8; 80] {
-        let mut h = [0u8; 80];
-        h[..4].copy_from_slice(&version.to_le_bytes());
-        h[4..36].copy_from_slice(&self.prev_hash);
-        h[36..68].copy_from_slice(merkle_root);
-        h[68..72].copy_from_slice(&ntime.to_le_bytes());
-        h[72..76].copy_from_slice(&self.nbits.to_le_bytes());
-        h[76..80].copy_from_slice(&nonce.to_le_bytes());
-        h
+        crate::job::block_header(
+            version,
+            &self.prev_hash,
+            merkle_root,
+            ntime,
+            self.nbits,
+            nonce,
+        )
     }
 }
 

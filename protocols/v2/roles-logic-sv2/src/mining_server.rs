@@ -17,11 +17,11 @@
 //! Job ids are per connection and increase, so a share for a job id that was once valid but
 //! is no longer known is `stale-share`, and one never issued is `invalid-job-id`.
 
-use crate::extranonce::{ExtranonceAllocator, ExtranonceRange};
+use crate::extranonce::{Extranonce, ExtranonceAllocator, ExtranonceRange};
 use crate::handlers::{
     HandleCommonMessagesFromDownstream, HandleMiningMessagesFromDownstream, HandlerError,
 };
-use crate::job::{JobTemplate, BIP320_VERSION_MASK};
+use crate::job::{block_header, JobTemplate, BIP320_VERSION_MASK};
 use crate::parsers::{AnyMessage, CommonMessages, Mining, ParserError};
 use crate::sha256d;
 use crate::target::{self, Target};
@@ -137,7 +137,7 @@ pub struct AcceptedShare {
     pub ntime: u32,
     pub version: u32,
     /// The whole extranonce (channel prefix and rolled part).
-    pub extranonce: Vec<u8>,
+    pub extranonce: Extranonce,
     /// sha256d of the header, little-endian.
     pub hash: [u8; 32],
     /// Difficulty of the channel target the share met.
@@ -730,52 +730,38 @@ impl Session {
             return Err(ShareError::NtimeOutOfRange { ntime, min, max });
         }
         // The whole extranonce: the channel's fixed prefix then what the miner rolled.
-        let full: Vec<u8> = match (ch.kind, extranonce) {
-            (Kind::Extended, Some(e)) => {
-                if e.len() != ch.range.rollable() {
-                    return Err(ShareError::BadExtranonceSize {
-                        expected: ch.range.rollable(),
-                        got: e.len(),
-                    });
-                }
-                let mut v = ch.range.prefix().to_vec();
-                v.extend_from_slice(e);
-                v
+        let bad_size =
+            |expected: usize, got: usize| ShareError::BadExtranonceSize { expected, got };
+        let full = match (ch.kind, extranonce) {
+            (Kind::Extended, Some(e)) if e.len() == ch.range.rollable() => {
+                Extranonce::from_parts(ch.range.prefix(), e)
+                    .ok_or(bad_size(ch.range.rollable(), e.len()))?
             }
-            (Kind::Extended, None) => {
-                return Err(ShareError::BadExtranonceSize {
-                    expected: ch.range.rollable(),
-                    got: 0,
-                })
+            (Kind::Extended, e) => {
+                return Err(bad_size(ch.range.rollable(), e.map_or(0, <[u8]>::len)))
             }
             // SubmitSharesExtended on a standard channel: its extranonce must be empty.
-            (_, Some(e)) if !e.is_empty() => {
-                return Err(ShareError::BadExtranonceSize {
-                    expected: 0,
-                    got: e.len(),
-                })
-            }
-            (_, _) => ch.standard_extranonce.clone(),
+            (_, Some(e)) if !e.is_empty() => return Err(bad_size(0, e.len())),
+            (_, _) => Extranonce::from_parts(&ch.standard_extranonce, &[])
+                .ok_or(bad_size(0, ch.standard_extranonce.len()))?,
         };
         let template = job.template.clone();
         let root = if ch.kind == Kind::Extended {
             template
-                .merkle_root(&full)
-                .map_err(|_| ShareError::BadExtranonceSize {
-                    expected: ch.range.rollable(),
-                    got: full.len(),
-                })?
+                .merkle_root(full.as_bytes())
+                .map_err(|_| bad_size(ch.range.rollable(), full.as_bytes().len()))?
         } else {
             self.standard_root(channel_id, job_id)
                 .ok_or(ShareError::InvalidJobId)?
         };
-        let mut header = [0u8; 80];
-        header[..4].copy_from_slice(&version.to_le_bytes());
-        header[4..36].copy_from_slice(&prev.hash.prev_hash);
-        header[36..68].copy_from_slice(&root);
-        header[68..72].copy_from_slice(&ntime.to_le_bytes());
-        header[72..76].copy_from_slice(&prev.hash.nbits.to_le_bytes());
-        header[76..80].copy_from_slice(&nonce.to_le_bytes());
+        let header = block_header(
+            version,
+            &prev.hash.prev_hash,
+            &root,
+            ntime,
+            prev.hash.nbits,
+            nonce,
+        );
         let hash = sha256d(&header);
 
         let now = self.now_ms;
@@ -808,7 +794,7 @@ impl Session {
             self.send_mining(Mining::SubmitSharesSuccess(a));
         }
         if target::hash_meets_target(&hash, &prev.network_target) {
-            if let Ok(coinbase_tx) = template.full_coinbase(&full) {
+            if let Ok(coinbase_tx) = template.full_coinbase(full.as_bytes()) {
                 self.events
                     .push_back(ServerEvent::BlockFound(BlockSolution {
                         channel_id,

@@ -445,7 +445,15 @@ impl<'a> AnyMessage<'a> {
     }
 }
 
-impl AnyMessage<'_> {
+impl<'a> AnyMessage<'a> {
+    /// Decode a whole frame (its header says which message the payload is).
+    pub fn parse_frame<B: AsRef<[u8]>>(
+        frame: &'a framing_sv2::Sv2Frame<B>,
+    ) -> Result<Self, ParserError> {
+        let h = frame.header();
+        AnyMessage::parse(h.extension_type(), h.msg_type(), frame.payload())
+    }
+
     /// The message as a frame with its own header values.
     pub fn to_frame(&self) -> Result<framing_sv2::Sv2Frame<Vec<u8>>, framing_sv2::FramingError> {
         let mut buf = vec![0u8; framing_sv2::encoded_frame_len(self)];

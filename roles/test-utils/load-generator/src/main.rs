@@ -9,14 +9,11 @@
 //! executable, with settings that make every share valid (no vardiff pressure, block target
 //! out of reach), so what is measured is the pool's cost of validating and answering.
 
-use binary_sv2::{Str0255, B032, U256};
+use binary_sv2::{Str0255, U256};
 use clap::{Parser, ValueEnum};
 use common_messages_sv2::SetupConnection;
 use const_sv2::{mining_flags, PROTOCOL_MINING, SV2_PROTOCOL_VERSION};
-use mining_sv2::{
-    OpenExtendedMiningChannel, OpenStandardMiningChannel, SubmitSharesExtended,
-    SubmitSharesStandard,
-};
+use mining_sv2::{OpenExtendedMiningChannel, OpenStandardMiningChannel};
 use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
 use noise_sv2::AuthorityPublicKey;
 use roles_logic_sv2::mining_client::ClientChannel;
@@ -230,12 +227,7 @@ async fn open(
             .recv()
             .await
             .map_err(|_| "closed".to_string())?;
-        let m = AnyMessage::parse(
-            f.header().extension_type(),
-            f.header().msg_type(),
-            f.payload(),
-        )
-        .map_err(|e| e.to_string())?;
+        let m = AnyMessage::parse_frame(&f).map_err(|e| e.to_string())?;
         let AnyMessage::Mining(m) = m else { continue };
         let w = match (&m, ch.as_mut()) {
             (Mining::OpenStandardMiningChannelSuccess(o), _) => {
@@ -299,12 +291,13 @@ async fn drive(mut c: Client, per_sec: f64, until: Instant, totals: Arc<Totals>)
                 nonce = nonce.wrapping_add(1);
                 let w = &c.work;
                 let m = if c.ch.extended {
-                    let mut s = match c.ch.submit_extended(w, nonce, w.min_ntime, w.version, &en) { Some(s) => s, None => return };
-                    s.extranonce = B032::new(en.clone()).unwrap_or_default();
-                    Mining::SubmitSharesExtended::<'static>(SubmitSharesExtended { ..s })
+                    match c.ch.submit_extended(w, nonce, w.min_ntime, w.version, &en) {
+                        Some(s) => Mining::SubmitSharesExtended(s),
+                        None => return,
+                    }
                 } else {
                     let s = c.ch.submit_standard(w, nonce, w.min_ntime, w.version);
-                    Mining::SubmitSharesStandard(SubmitSharesStandard { ..s })
+                    Mining::SubmitSharesStandard(s)
                 };
                 let seq = match &m { Mining::SubmitSharesExtended(s) => s.sequence_number, Mining::SubmitSharesStandard(s) => s.sequence_number, _ => 0 };
                 let Ok(f) = AnyMessage::Mining(m).to_frame() else { return };
@@ -314,7 +307,7 @@ async fn drive(mut c: Client, per_sec: f64, until: Instant, totals: Arc<Totals>)
             }
             f = c.conn.receiver.recv() => {
                 let Ok(f) = f else { break };
-                let Ok(AnyMessage::Mining(m)) = AnyMessage::parse(f.header().extension_type(), f.header().msg_type(), f.payload()) else { continue };
+                let Ok(AnyMessage::Mining(m)) = AnyMessage::parse_frame(&f) else { continue };
                 match m {
                     Mining::SubmitSharesSuccess(s) => {
                         totals.accepted.fetch_add(s.new_submits_accepted_count as u64, Ordering::Relaxed);

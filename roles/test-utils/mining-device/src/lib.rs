@@ -22,7 +22,7 @@ use binary_sv2::{Str0255, U256};
 use common_messages_sv2::SetupConnection;
 use const_sv2::{mining_flags, PROTOCOL_MINING, SV2_PROTOCOL_VERSION};
 use mining_sv2::{OpenExtendedMiningChannel, OpenStandardMiningChannel};
-use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
+use network_helpers_sv2::{unix_now, with_tokio, Connection, ConnectionConfig, Security};
 use noise_sv2::AuthorityPublicKey;
 use roles_logic_sv2::mining_client::{ClientChannel, Work};
 use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, Mining};
@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -163,13 +163,6 @@ pub fn measure_hashrate() -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-fn unix_now() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0)
-}
-
 fn hash_thread(
     index: usize,
     threads: usize,
@@ -213,10 +206,14 @@ fn hash_thread(
         };
         // Standard channels cannot roll the extranonce: threads split the nonce space and
         // move nTime forward when it runs out.
+        // (Saturating: min_ntime comes from the upstream.)
+        let now = w
+            .min_ntime
+            .max(unix_now().min(w.min_ntime.saturating_add(60)));
         let ntime = if w.extranonce_size == 0 {
-            w.min_ntime.max(unix_now().min(w.min_ntime + 60)) + roll as u32
+            now.saturating_add(roll as u32)
         } else {
-            w.min_ntime.max(unix_now().min(w.min_ntime + 60))
+            now
         };
         let header = w.header(&root, ntime, 0, w.version);
         let mut mid = Sha256::new();
@@ -320,8 +317,7 @@ async fn recv(conn: &Connection) -> Result<AnyMessage<'static>, String> {
         .recv()
         .await
         .map_err(|_| "upstream closed the connection".to_string())?;
-    let h = f.header();
-    AnyMessage::parse(h.extension_type(), h.msg_type(), f.payload())
+    AnyMessage::parse_frame(&f)
         .map(binary_sv2::IntoStatic::into_static)
         .map_err(|e| format!("bad frame from upstream: {e}"))
 }

@@ -523,13 +523,14 @@ mod tests {
         let target = roles_logic_sv2::target::from_nbits(chain.bits().to_consensus());
         let nonce = (0u32..)
             .find(|&n| {
-                let mut h = [0u8; 80];
-                h[..4].copy_from_slice(&BLOCK_VERSION.to_le_bytes());
-                h[4..36].copy_from_slice(chain.tip().as_byte_array());
-                h[36..68].copy_from_slice(&root);
-                h[68..72].copy_from_slice(&ntime.to_le_bytes());
-                h[72..76].copy_from_slice(&chain.bits().to_consensus().to_le_bytes());
-                h[76..].copy_from_slice(&n.to_le_bytes());
+                let h = roles_logic_sv2::job::block_header(
+                    BLOCK_VERSION,
+                    chain.tip().as_byte_array(),
+                    &root,
+                    ntime,
+                    chain.bits().to_consensus(),
+                    n,
+                );
                 roles_logic_sv2::target::hash_meets_target(&roles_logic_sv2::sha256d(&h), &target)
                     == meets
             })

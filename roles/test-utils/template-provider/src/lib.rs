@@ -23,13 +23,15 @@ use bitcoin::hashes::Hash;
 use chain::{AcceptedBlock, Chain, Constraints, Template, BLOCK_VERSION};
 use common_messages_sv2::{SetupConnectionError, SetupConnectionSuccess};
 use const_sv2::{error_codes, PROTOCOL_TEMPLATE_DISTRIBUTION, SV2_PROTOCOL_VERSION};
-use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, ResponderConfig, Security};
+use network_helpers_sv2::{
+    unix_now, with_tokio, Connection, ConnectionConfig, ResponderConfig, Security,
+};
 use noise_sv2::{AuthoritySecretKey, HandshakeKey};
 use roles_logic_sv2::handlers::{HandleTemplateDistributionFromClient, HandlerError};
 use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, TemplateDistribution};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use template_distribution_sv2::{
     CoinbaseOutputConstraints, NewTemplate, RequestTransactionData, RequestTransactionDataError,
     RequestTransactionDataSuccess, SetNewPrevHash, SubmitSolution,
@@ -90,13 +92,6 @@ pub struct TemplateProvider {
     events: broadcast::Sender<TpEvent>,
     chain: Arc<Mutex<Chain>>,
     tasks: JoinSet<()>,
-}
-
-fn unix_now() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0)
 }
 
 /// The block target of a difficulty, as the bitcoin crate holds it.
@@ -391,8 +386,7 @@ async fn setup(conn: &Connection) -> bool {
     let Ok(frame) = conn.receiver.recv().await else {
         return false;
     };
-    let h = frame.header();
-    let reply = match AnyMessage::parse(h.extension_type(), h.msg_type(), frame.payload()) {
+    let reply = match AnyMessage::parse_frame(&frame) {
         Ok(AnyMessage::Common(CommonMessages::SetupConnection(m))) => {
             if m.protocol != PROTOCOL_TEMPLATE_DISTRIBUTION {
                 Err(error_codes::UNSUPPORTED_PROTOCOL)
@@ -449,8 +443,7 @@ async fn serve(
         tokio::select! {
             frame = conn.receiver.recv() => {
                 let Ok(frame) = frame else { break };
-                let h = frame.header();
-                match AnyMessage::parse(h.extension_type(), h.msg_type(), frame.payload()) {
+                match AnyMessage::parse_frame(&frame) {
                     Ok(AnyMessage::TemplateDistribution(m)) => {
                         if let Err(ClientError::Handler(e)) = client.handle_message(m) {
                             tracing::warn!("{e}; closing");

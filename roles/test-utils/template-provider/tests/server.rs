@@ -18,13 +18,7 @@ async fn recv(c: &Connection) -> AnyMessage<'static> {
         .await
         .expect("answer in time")
         .expect("open");
-    AnyMessage::parse(
-        f.header().extension_type(),
-        f.header().msg_type(),
-        f.payload(),
-    )
-    .unwrap()
-    .into_static()
+    AnyMessage::parse_frame(&f).unwrap().into_static()
 }
 
 fn setup(protocol: u8) -> CommonMessages<'static> {
