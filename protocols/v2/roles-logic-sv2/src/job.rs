@@ -119,6 +119,8 @@ pub struct JobTemplate {
     /// Whether it waits for a SetNewPrevHash.
     pub future: bool,
     pub version: u32,
+    /// Whether miners may roll the BIP320 version bits (an upstream may forbid it per job).
+    pub version_rolling_allowed: bool,
     pub coinbase_tx_prefix: Vec<u8>,
     pub coinbase_tx_suffix: Vec<u8>,
     /// Little-endian hashes, deepest first.
@@ -192,6 +194,7 @@ impl JobTemplate {
             template_id: t.template_id,
             future: t.future_template,
             version: t.version,
+            version_rolling_allowed: true,
             coinbase_tx_prefix: bytes[..en_start].to_vec(),
             coinbase_tx_suffix: bytes[en_start + cfg.extranonce_len..].to_vec(),
             merkle_path: t.merkle_path.iter().map(|h| h.0).collect(),
@@ -212,6 +215,7 @@ impl JobTemplate {
             template_id: 0,
             future: job.min_ntime.is_none(),
             version: job.version,
+            version_rolling_allowed: job.version_rolling_allowed,
             coinbase_tx_prefix: prefix,
             coinbase_tx_suffix: job.coinbase_tx_suffix.as_bytes().to_vec(),
             merkle_path: job.merkle_path.iter().map(|h| h.0).collect(),

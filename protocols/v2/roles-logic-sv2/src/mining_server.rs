@@ -83,9 +83,20 @@ pub enum ShareError {
     StaleShare,
     DifficultyTooLow,
     DuplicateShare,
-    BadExtranonceSize { expected: usize, got: usize },
-    VersionRollingNotAllowed { bits: u32 },
-    NtimeOutOfRange { ntime: u32, min: u32, max: u32 },
+    BadExtranonceSize {
+        expected: usize,
+        got: usize,
+    },
+    VersionRollingNotAllowed {
+        bits: u32,
+    },
+    NtimeOutOfRange {
+        ntime: u32,
+        min: u32,
+        max: u32,
+    },
+    /// A proxy's upstream refused the share with a code that is not one of the above.
+    RefusedUpstream,
 }
 
 impl ShareError {
@@ -100,7 +111,21 @@ impl ShareError {
             ShareError::DuplicateShare => error_codes::DUPLICATE_SHARE,
             ShareError::BadExtranonceSize { .. } => error_codes::BAD_EXTRANONCE_SIZE,
             ShareError::VersionRollingNotAllowed { .. } => error_codes::VERSION_ROLLING_NOT_ALLOWED,
-            ShareError::NtimeOutOfRange { .. } => error_codes::INVALID_SHARE,
+            ShareError::NtimeOutOfRange { .. } | ShareError::RefusedUpstream => {
+                error_codes::INVALID_SHARE
+            }
+        }
+    }
+
+    /// The error an upstream's `SubmitShares.Error` code stands for.
+    pub fn from_code(code: &str) -> ShareError {
+        match code {
+            error_codes::INVALID_CHANNEL_ID => ShareError::InvalidChannelId,
+            error_codes::INVALID_JOB_ID => ShareError::InvalidJobId,
+            error_codes::STALE_SHARE => ShareError::StaleShare,
+            error_codes::DIFFICULTY_TOO_LOW => ShareError::DifficultyTooLow,
+            error_codes::DUPLICATE_SHARE => ShareError::DuplicateShare,
+            _ => ShareError::RefusedUpstream,
         }
     }
 }
@@ -120,6 +145,7 @@ impl fmt::Display for ShareError {
             ShareError::NtimeOutOfRange { ntime, min, max } => {
                 write!(f, "ntime {ntime} outside [{min}, {max}]")
             }
+            ShareError::RefusedUpstream => f.write_str("refused upstream"),
             other => f.write_str(other.error_code()),
         }
     }
@@ -142,6 +168,10 @@ pub struct AcceptedShare {
     pub hash: [u8; 32],
     /// Difficulty of the channel target the share met.
     pub difficulty: f64,
+    /// It meets the upstream target ([`Session::set_upstream_target`]): the application
+    /// forwards it and answers with [`Session::resolve_forwarded_share`]; it is not
+    /// acknowledged before.
+    pub forward: bool,
 }
 
 /// A share that meets the network target: everything a template provider's
@@ -285,6 +315,8 @@ pub struct Session {
     now_ms: u64,
     out: VecDeque<AnyMessage<'static>>,
     events: VecDeque<ServerEvent>,
+    upstream_target: Option<Target>,
+    version_rolling: bool,
 }
 
 /// Bytes of extranonce each channel's id takes inside the connection's range.
@@ -310,6 +342,8 @@ impl Session {
             now_ms: 0,
             out: VecDeque::new(),
             events: VecDeque::new(),
+            upstream_target: None,
+            version_rolling: true,
         })
     }
 
@@ -362,7 +396,7 @@ impl Session {
         let mut updates = Vec::new();
         for (&id, ch) in self.channels.iter_mut() {
             if let Some(t) = ch.vardiff.poll(now_ms, &ch.target) {
-                let t = target::harder(t, ch.max_target);
+                let t = clamp_target(t, self.upstream_target, ch.max_target);
                 if t != ch.target {
                     ch.old_target = Some((ch.target, now_ms + self.cfg.target_grace_ms));
                     ch.target = t;
@@ -454,6 +488,86 @@ impl Session {
         true
     }
 
+    /// For a proxy: the target of its upstream channel, or `None` (a pool, or no upstream).
+    ///
+    /// Shares that meet it are reported with [`AcceptedShare::forward`] set and are not
+    /// acknowledged until [`Session::resolve_forwarded_share`] brings the upstream's answer.
+    /// No channel's target is kept harder than it, so every share the upstream would credit
+    /// reaches the proxy; channels whose target changes get a SetTarget.
+    pub fn set_upstream_target(&mut self, upstream: Option<Target>) {
+        self.upstream_target = upstream;
+        let now = self.now_ms;
+        let grace = self.cfg.target_grace_ms;
+        let mut updates = Vec::new();
+        for (&id, ch) in self.channels.iter_mut() {
+            let t = clamp_target(ch.vardiff.target(), upstream, ch.max_target);
+            if t != ch.target {
+                ch.old_target = Some((ch.target, now + grace));
+                ch.target = t;
+                updates.push((id, t));
+            }
+        }
+        for (channel_id, t) in updates {
+            self.send_mining(Mining::SetTarget(SetTarget {
+                channel_id,
+                maximum_target: U256(t),
+            }));
+        }
+    }
+
+    /// Whether downstreams may roll version bits (a proxy whose upstream requires a fixed
+    /// version says no). Decides the SetupConnection answer; call before the first frame.
+    pub fn set_version_rolling(&mut self, allowed: bool) {
+        self.version_rolling = allowed;
+    }
+
+    /// The upstream's answer to a share reported with `forward` set: acknowledged with the
+    /// next `SubmitShares.Success`, or refused with the upstream's own error code.
+    pub fn resolve_forwarded_share(
+        &mut self,
+        channel_id: u32,
+        sequence_number: u32,
+        difficulty: f64,
+        result: Result<(), &str>,
+    ) {
+        match result {
+            Ok(()) => {
+                let batch_size = self.cfg.share_batch_size.max(1);
+                let Some(ch) = self.channels.get_mut(&channel_id) else {
+                    return;
+                };
+                let b = &mut ch.batch;
+                // Sequence numbers wrap: the later of the two is the one "ahead" by < 2^31.
+                if b.count == 0 || sequence_number.wrapping_sub(b.last_sequence_number) < 1 << 31 {
+                    b.last_sequence_number = sequence_number;
+                }
+                b.count += 1;
+                b.sum += (difficulty as u64).max(1);
+                if b.count >= batch_size {
+                    let a = success(channel_id, std::mem::take(b));
+                    self.send_mining(Mining::SubmitSharesSuccess(a));
+                }
+            }
+            Err(code) => {
+                if !self.channels.contains_key(&channel_id) {
+                    return;
+                }
+                if let Ok(error_code) = Str0255::new(code.as_bytes().to_vec()) {
+                    self.send_mining(Mining::SubmitSharesError(SubmitSharesError {
+                        channel_id,
+                        sequence_number,
+                        error_code,
+                    }));
+                }
+                self.events.push_back(ServerEvent::ShareRejected {
+                    channel_id,
+                    sequence_number,
+                    error: ShareError::from_code(code),
+                });
+            }
+        }
+    }
+
     /// Acknowledge every accepted share not yet acknowledged.
     pub fn flush_share_acks(&mut self) {
         let mut acks = Vec::new();
@@ -524,7 +638,7 @@ impl Session {
             job_id,
             min_ntime,
             version: t.version,
-            version_rolling_allowed: true,
+            version_rolling_allowed: t.version_rolling_allowed && self.version_rolling,
             merkle_path,
             coinbase_tx_prefix: prefix,
             coinbase_tx_suffix: suffix,
@@ -618,7 +732,7 @@ impl Session {
     ) -> (u32, Target) {
         let id = self.next_channel_id;
         self.next_channel_id = self.next_channel_id.wrapping_add(1).max(2);
-        let t = target::harder(vardiff.target(), max_target);
+        let t = clamp_target(vardiff.target(), self.upstream_target, max_target);
         let user: Arc<str> = Arc::from(user.to_string_lossy().as_ref());
         self.events.push_back(ServerEvent::ChannelOpened {
             channel_id: id,
@@ -718,7 +832,12 @@ impl Session {
             Some(_) => {}
         }
         let prev = self.prev.ok_or(ShareError::InvalidJobId)?;
-        let changed = (version ^ job.template.version) & !BIP320_VERSION_MASK;
+        let mask = if job.template.version_rolling_allowed && self.version_rolling {
+            BIP320_VERSION_MASK
+        } else {
+            0
+        };
+        let changed = (version ^ job.template.version) & !mask;
         if changed != 0 {
             return Err(ShareError::VersionRollingNotAllowed { bits: changed });
         }
@@ -766,6 +885,7 @@ impl Session {
 
         let now = self.now_ms;
         let batch_size = self.cfg.share_batch_size.max(1);
+        let upstream_target = self.upstream_target;
         let ch = self
             .channels
             .get_mut(&channel_id)
@@ -784,11 +904,16 @@ impl Session {
         }
         ch.vardiff.on_share();
         let difficulty = target::difficulty(&met);
-        ch.batch.last_sequence_number = sequence_number;
-        ch.batch.count += 1;
-        ch.batch.sum += (difficulty as u64).max(1);
-        let ack = (ch.batch.count >= batch_size)
-            .then(|| success(channel_id, std::mem::take(&mut ch.batch)));
+        let forward = upstream_target.is_some_and(|u| target::hash_meets_target(&hash, &u));
+        let ack = if forward {
+            None
+        } else {
+            ch.batch.last_sequence_number = sequence_number;
+            ch.batch.count += 1;
+            ch.batch.sum += (difficulty as u64).max(1);
+            (ch.batch.count >= batch_size)
+                .then(|| success(channel_id, std::mem::take(&mut ch.batch)))
+        };
         let user = ch.user.clone();
         if let Some(a) = ack {
             self.send_mining(Mining::SubmitSharesSuccess(a));
@@ -820,6 +945,7 @@ impl Session {
                 extranonce: full,
                 hash,
                 difficulty,
+                forward,
             }));
         Ok(())
     }
@@ -835,6 +961,13 @@ struct Submission<'x> {
     version: u32,
     /// `None` for SubmitSharesStandard.
     extranonce: Option<&'x [u8]>,
+}
+
+/// `t` made no harder than the upstream's target (so nothing the upstream credits is lost)
+/// and no easier than the channel's maximum (what the device asked for).
+fn clamp_target(t: Target, upstream: Option<Target>, max_target: Target) -> Target {
+    let t = upstream.map_or(t, |u| target::easier(t, u));
+    target::harder(t, max_target)
 }
 
 fn success(channel_id: u32, b: Batch) -> SubmitSharesSuccess {
@@ -869,7 +1002,10 @@ impl HandleCommonMessagesFromDownstream for Session {
             return refuse(self, 0, error_codes::PROTOCOL_VERSION_MISMATCH);
         }
         // Work selection (custom jobs) needs a job declarator; not offered yet.
-        let unsupported = m.flags & mining_flags::REQUIRES_WORK_SELECTION;
+        let mut unsupported = m.flags & mining_flags::REQUIRES_WORK_SELECTION;
+        if !self.version_rolling {
+            unsupported |= m.flags & mining_flags::REQUIRES_VERSION_ROLLING;
+        }
         if unsupported != 0 {
             return refuse(self, unsupported, error_codes::UNSUPPORTED_FEATURE_FLAGS);
         }
@@ -877,8 +1013,12 @@ impl HandleCommonMessagesFromDownstream for Session {
         self.send(CommonMessages::SetupConnectionSuccess(
             SetupConnectionSuccess {
                 used_version: SV2_PROTOCOL_VERSION,
-                // Neither fixed version nor extended-only: both channel kinds, rolling allowed.
-                flags: 0,
+                // Both channel kinds are served; rolling is allowed unless turned off.
+                flags: if self.version_rolling {
+                    0
+                } else {
+                    mining_flags::SUCCESS_REQUIRES_FIXED_VERSION
+                },
             },
         ));
         self.events
@@ -1017,7 +1157,7 @@ impl HandleMiningMessagesFromDownstream for Session {
             default_hr
         };
         ch.vardiff.reset(hr, now);
-        let t = target::harder(ch.vardiff.target(), ch.max_target);
+        let t = clamp_target(ch.vardiff.target(), self.upstream_target, ch.max_target);
         if t != ch.target {
             ch.old_target = Some((ch.target, now + grace));
             ch.target = t;

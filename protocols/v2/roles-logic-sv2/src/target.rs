@@ -40,6 +40,15 @@ pub fn harder(a: Target, b: Target) -> Target {
     }
 }
 
+/// The easier (larger) of two targets.
+pub fn easier(a: Target, b: Target) -> Target {
+    if hash_meets_target(&a, &b) {
+        b
+    } else {
+        a
+    }
+}
+
 /// The value of a target as a float (precision of 53 bits is plenty for difficulty maths).
 pub fn to_f64(t: &Target) -> f64 {
     t.iter().rev().fold(0.0, |acc, &b| acc * 256.0 + b as f64)

@@ -840,3 +840,199 @@ fn new_extended_job_seen_by_a_client_gives_the_servers_root() {
         "future job"
     );
 }
+
+/// The proxy's path: shares that meet the upstream target wait for the upstream's answer;
+/// the others are acknowledged at once.
+#[test]
+fn forwarded_shares_wait_for_the_upstream_answer() {
+    let mut h = Harness::new(cfg(), HARD_NBITS);
+    h.setup(0);
+    let (mut ch, work) = h.open(true, 1.0);
+    let en = vec![0; ch.extranonce_size];
+    // About one channel share in four meets the upstream target.
+    let upstream = target::from_f64(target::to_f64(&ch.target) / 4.0);
+    h.s.set_upstream_target(Some(upstream));
+    assert!(h.out().is_empty(), "the channel target is already easier");
+    h.events();
+
+    let (n, _) = find_nonce(&work, &en, &upstream, true, 0);
+    submit(&mut h, &mut ch, &work, n, work.min_ntime, work.version, &en);
+    assert!(h.out().is_empty(), "no answer before the upstream's");
+    let accepted = match &h.events()[..] {
+        [ServerEvent::ShareAccepted(s)] => s.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(accepted.forward);
+    assert_eq!(accepted.sequence_number, 0);
+
+    // A share under the channel target only is answered by the session itself.
+    let mut start = 0;
+    let n2 = loop {
+        let (n2, hash) = find_nonce(&work, &en, &ch.target, true, start);
+        if !target::hash_meets_target(&hash, &upstream) {
+            break n2;
+        }
+        start = n2 + 1;
+    };
+    submit(
+        &mut h,
+        &mut ch,
+        &work,
+        n2,
+        work.min_ntime,
+        work.version,
+        &en,
+    );
+    match &h.out()[..] {
+        [AnyMessage::Mining(Mining::SubmitSharesSuccess(s))] => {
+            assert_eq!(
+                (s.last_sequence_number, s.new_submits_accepted_count),
+                (1, 1)
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(&h.events()[..], [ServerEvent::ShareAccepted(s)] if !s.forward));
+
+    // The upstream accepts the first share: now it is acknowledged.
+    h.s.resolve_forwarded_share(ch.channel_id, 0, accepted.difficulty, Ok(()));
+    match &h.out()[..] {
+        [AnyMessage::Mining(Mining::SubmitSharesSuccess(s))] => {
+            assert_eq!(
+                (s.last_sequence_number, s.new_submits_accepted_count),
+                (0, 1)
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Another forwarded share that the upstream refuses: the miner gets the upstream's code.
+    let (n3, _) = find_nonce(&work, &en, &upstream, true, n + 1);
+    submit(
+        &mut h,
+        &mut ch,
+        &work,
+        n3,
+        work.min_ntime,
+        work.version,
+        &en,
+    );
+    assert!(h.out().is_empty());
+    h.events();
+    h.s.resolve_forwarded_share(ch.channel_id, 2, 1.0, Err(error_codes::STALE_SHARE));
+    assert_eq!(error_code(&h.out()), error_codes::STALE_SHARE);
+    assert!(matches!(
+        &h.events()[..],
+        [ServerEvent::ShareRejected { sequence_number: 2, error, .. }]
+            if error.error_code() == error_codes::STALE_SHARE
+    ));
+    // Answers for channels that are gone are dropped.
+    h.s.resolve_forwarded_share(999, 3, 1.0, Ok(()));
+    h.s.resolve_forwarded_share(999, 3, 1.0, Err("x"));
+    h.s.flush_share_acks();
+    assert!(h.out().is_empty());
+}
+
+/// A channel's target is never harder than the upstream's, or the proxy would drop shares
+/// the pool credits; it follows the upstream target when it changes.
+#[test]
+fn upstream_target_caps_channel_difficulty() {
+    let mut h = Harness::new(cfg(), HARD_NBITS);
+    h.setup(0);
+    let (ch, _) = h.open(true, 1e15);
+    let upstream = target::from_difficulty(1.0);
+    assert!(target::to_f64(&ch.target) < target::to_f64(&upstream));
+    h.s.set_upstream_target(Some(upstream));
+    match &h.out()[..] {
+        [AnyMessage::Mining(Mining::SetTarget(t))] => {
+            assert_eq!(
+                (t.channel_id, t.maximum_target.0),
+                (ch.channel_id, upstream)
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without an upstream target, vardiff's own target again.
+    h.s.set_upstream_target(None);
+    match &h.out()[..] {
+        [AnyMessage::Mining(Mining::SetTarget(t))] => assert_eq!(t.maximum_target.0, ch.target),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// An upstream that requires a fixed version: downstreams that require rolling are refused,
+/// the others are told so, and rolled shares are refused.
+#[test]
+fn fixed_version_is_passed_down() {
+    let mut h = Harness::new(cfg(), HARD_NBITS);
+    h.s.set_version_rolling(false);
+    let err = h
+        .feed(CommonMessages::SetupConnection(setup_msg(
+            0,
+            mining_flags::REQUIRES_VERSION_ROLLING,
+        )))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unsupported-feature-flags"),
+        "{err}"
+    );
+    match &h.out()[..] {
+        [AnyMessage::Common(CommonMessages::SetupConnectionError(e))] => {
+            assert_eq!(e.flags, mining_flags::REQUIRES_VERSION_ROLLING)
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let mut h = Harness::new(cfg(), HARD_NBITS);
+    h.s.set_version_rolling(false);
+    h.feed(CommonMessages::SetupConnection(setup_msg(0, 0)))
+        .unwrap();
+    match &h.out()[..] {
+        [AnyMessage::Common(CommonMessages::SetupConnectionSuccess(s))] => {
+            assert_eq!(s.flags, mining_flags::SUCCESS_REQUIRES_FIXED_VERSION)
+        }
+        other => panic!("{other:?}"),
+    }
+    let (mut ch, work) = h.open(true, 1.0);
+    assert!(!work.version_rolling_allowed);
+    let en = vec![0; ch.extranonce_size];
+    let rolled = work.version | 0x0000_2000;
+    submit(&mut h, &mut ch, &work, 0, work.min_ntime, rolled, &en);
+    assert_eq!(
+        error_code(&h.out()),
+        error_codes::VERSION_ROLLING_NOT_ALLOWED
+    );
+}
+
+/// A job from an upstream that forbids rolling keeps that flag down to the miner.
+#[test]
+fn upstream_jobs_without_rolling_are_enforced() {
+    let mut h = Harness::new(cfg(), HARD_NBITS);
+    h.setup(0);
+    let (mut ch, _) = h.open(true, 1.0);
+    let mut t = (*template(2, false)).clone();
+    t.version_rolling_allowed = false;
+    h.s.on_new_template(Arc::new(t));
+    let mut work = None;
+    for m in h.out() {
+        if let AnyMessage::Mining(Mining::NewExtendedMiningJob(j)) = &m {
+            assert!(!j.version_rolling_allowed);
+        }
+        work = apply(&mut ch, &m).or(work);
+    }
+    let work = work.expect("the new job is mined at once");
+    let en = vec![0; ch.extranonce_size];
+    submit(
+        &mut h,
+        &mut ch,
+        &work,
+        0,
+        work.min_ntime,
+        work.version | 0x4000,
+        &en,
+    );
+    assert_eq!(
+        error_code(&h.out()),
+        error_codes::VERSION_ROLLING_NOT_ALLOWED
+    );
+}
