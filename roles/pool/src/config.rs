@@ -118,18 +118,11 @@ impl PoolConfig {
 
     /// The authority secret key, checked against the public key when both are given.
     pub fn authority(&self) -> Result<AuthoritySecretKey, ConfigError> {
-        let sk = AuthoritySecretKey::from_str(&self.authority_secret_key)
-            .map_err(|e| ConfigError(format!("authority_secret_key: {e}")))?;
-        if let Some(pk) = &self.authority_public_key {
-            let pk = AuthorityPublicKey::from_str(pk)
-                .map_err(|e| ConfigError(format!("authority_public_key: {e}")))?;
-            if pk != sk.public_key() {
-                return Err(ConfigError(
-                    "authority_public_key is not the public key of authority_secret_key".into(),
-                ));
-            }
-        }
-        Ok(sk)
+        roles_utils::authority_keys(
+            &self.authority_secret_key,
+            self.authority_public_key.as_deref(),
+        )
+        .map_err(ConfigError)
     }
 
     pub fn tp_authority(&self) -> Result<Option<AuthorityPublicKey>, ConfigError> {

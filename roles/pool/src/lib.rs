@@ -20,21 +20,22 @@
 
 pub mod config;
 
-use binary_sv2::Str0255;
-use common_messages_sv2::SetupConnection;
 use config::{ConfigError, PoolConfig};
-use const_sv2::{PROTOCOL_TEMPLATE_DISTRIBUTION, SV2_PROTOCOL_VERSION};
+use const_sv2::PROTOCOL_TEMPLATE_DISTRIBUTION;
 use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, ResponderConfig, Security};
 use noise_sv2::HandshakeKey;
 use roles_logic_sv2::extranonce::{ExtranonceAllocator, ExtranonceRange};
 use roles_logic_sv2::job::{CoinbaseConfig, JobTemplate, PayoutOutput};
 use roles_logic_sv2::mining_server::{self, PrevHash, ServerConfig, ServerEvent, Session};
-use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, TemplateDistribution};
+use roles_logic_sv2::parsers::{AnyMessage, TemplateDistribution};
+use roles_utils::downstream::{serve_session, SessionHooks};
+use roles_utils::feed::JobFeed;
+use roles_utils::{lock, send, setup_connection};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use template_distribution_sv2::{CoinbaseOutputConstraints, SubmitSolution};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc};
@@ -77,23 +78,14 @@ pub enum PoolEvent {
     },
 }
 
-#[derive(Debug, Clone)]
-enum JobUpdate {
-    NewTemplate(Arc<JobTemplate>),
-    SetNewPrevHash(PrevHash),
-}
-
-/// The jobs a new connection needs to catch up with.
+/// The pool's own keys for templates. A restarted template provider reuses its template
+/// ids, so jobs are keyed by the pool: a solution goes only to the connection whose template
+/// it solves.
 #[derive(Default)]
-struct JobState {
-    future: Vec<Arc<JobTemplate>>,
-    active: Option<(Arc<JobTemplate>, PrevHash)>,
-    latest: Option<Arc<JobTemplate>>,
-    /// Height of each template, by the pool's template key.
+struct TemplateKeys {
+    /// Height of each template, by key.
     heights: HashMap<u64, u32>,
-    /// Jobs are keyed by the pool's own template key, because a restarted template
-    /// provider reuses its ids: a solution is sent only to the connection whose template it
-    /// solves. Key -> (template provider connection, its template_id).
+    /// Key -> (template provider connection, its template_id).
     to_tp: HashMap<u64, (u64, u64)>,
     /// The current connection's template_id -> key.
     from_tp: HashMap<u64, u64>,
@@ -101,44 +93,16 @@ struct JobState {
     tp_connection: u64,
 }
 
-impl JobState {
-    fn replay(&self, s: &mut Session) {
-        if let Some((t, p)) = &self.active {
-            let mut future = (**t).clone();
-            future.future = true;
-            s.on_new_template(Arc::new(future));
-            s.on_set_new_prev_hash(*p);
-            if let Some(l) = &self.latest {
-                s.on_new_template(l.clone());
-            }
-        }
-        for f in &self.future {
-            s.on_new_template(f.clone());
-        }
-    }
-}
-
 struct Shared {
     cfg: PoolConfig,
     server: Arc<ServerConfig>,
     coinbase: CoinbaseConfig,
-    jobs: Mutex<JobState>,
-    updates: broadcast::Sender<JobUpdate>,
+    feed: JobFeed,
+    keys: Mutex<TemplateKeys>,
     extranonce: Mutex<ExtranonceAllocator>,
     solutions: mpsc::Sender<mining_server::BlockSolution>,
     stats: Arc<Stats>,
     events: broadcast::Sender<PoolEvent>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// A running pool. Dropping it (or [`Pool::shutdown`]) stops it and closes every connection.
@@ -197,8 +161,8 @@ impl Pool {
                 pool_tag: cfg.pool_signature.as_bytes().to_vec(),
                 extranonce_len: EXTRANONCE_LEN,
             },
-            jobs: Mutex::new(JobState::default()),
-            updates: broadcast::channel(256).0,
+            feed: JobFeed::default(),
+            keys: Mutex::new(TemplateKeys::default()),
             extranonce: Mutex::new(
                 ExtranonceAllocator::new(vec![], EXTRANONCE_LEN, CONNECTION_ID_BYTES)
                     .expect("4 of 16 bytes fit"),
@@ -301,61 +265,27 @@ async fn run_session(
     let Ok(mut session) = Session::new(shared.server.clone(), range) else {
         return;
     };
-    let mut updates = shared.updates.subscribe();
-    lock(&shared.jobs).replay(&mut session);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    // Open channels and their users, for events and the channel counter.
-    let mut users: HashMap<u32, Arc<str>> = HashMap::new();
-    let mut closing = false;
-    while !closing {
-        tokio::select! {
-            frame = conn.receiver.recv() => {
-                let Ok(frame) = frame else { break };
-                let now = now_ms();
-                let mut next = Some(frame);
-                // Everything already read, then one batch of acknowledgements.
-                let mut n = 0;
-                while let Some(f) = next.take() {
-                    let h = f.header();
-                    if let Err(e) = session.handle_frame(h.extension_type(), h.msg_type(), f.payload(), now) {
-                        tracing::info!(%peer, "closing: {e}");
-                        closing = true;
-                        break;
-                    }
-                    n += 1;
-                    if n < 256 {
-                        next = conn.receiver.try_recv().ok();
-                    }
-                }
-                session.flush_share_acks();
-            }
-            u = updates.recv() => match u {
-                Ok(JobUpdate::NewTemplate(t)) => session.on_new_template(t),
-                Ok(JobUpdate::SetNewPrevHash(p)) => { session.on_set_new_prev_hash(p); }
-                Err(broadcast::error::RecvError::Lagged(_)) => lock(&shared.jobs).replay(&mut session),
-                Err(broadcast::error::RecvError::Closed) => break,
-            },
-            _ = tick.tick() => session.handle_timeout(now_ms()),
-        }
-        while let Some(e) = session.poll_event() {
-            handle_event(shared, e, &mut users);
-        }
-        while let Some(m) = session.poll_message() {
-            match m.to_frame() {
-                Ok(f) => {
-                    if conn.sender.send(f).await.is_err() {
-                        closing = true;
-                        break;
-                    }
-                }
-                Err(e) => tracing::error!("cannot encode {}: {e}", m.name()),
-            }
-        }
-    }
+    let mut hooks = PoolHooks {
+        shared,
+        users: HashMap::new(),
+    };
+    serve_session(conn, &mut session, &shared.feed, None, &mut hooks, peer).await;
     shared
         .stats
         .channels
-        .fetch_sub(users.len(), Ordering::Relaxed);
+        .fetch_sub(hooks.users.len(), Ordering::Relaxed);
+}
+
+struct PoolHooks<'a> {
+    shared: &'a Shared,
+    /// Open channels and their users, for events and the channel counter.
+    users: HashMap<u32, Arc<str>>,
+}
+
+impl SessionHooks for PoolHooks<'_> {
+    async fn on_event(&mut self, _session: &mut Session, e: ServerEvent) {
+        handle_event(self.shared, e, &mut self.users);
+    }
 }
 
 fn handle_event(shared: &Shared, e: ServerEvent, users: &mut HashMap<u32, Arc<str>>) {
@@ -385,7 +315,7 @@ fn handle_event(shared: &Shared, e: ServerEvent, users: &mut HashMap<u32, Arc<st
             let mut be = b.block_hash;
             be.reverse();
             let hash = hex::encode(be);
-            let height = lock(&shared.jobs).heights.get(&b.template_id).copied();
+            let height = lock(&shared.keys).heights.get(&b.template_id).copied();
             tracing::info!(?height, %hash, "block found");
             let _ = shared.events.send(PoolEvent::BlockFound {
                 height,
@@ -439,15 +369,6 @@ async fn template_provider_loop(
     }
 }
 
-async fn send(conn: &Connection, m: impl Into<AnyMessage<'static>>) -> Result<(), String> {
-    let m: AnyMessage = m.into();
-    let f = m.to_frame().map_err(|e| e.to_string())?;
-    conn.sender
-        .send(f)
-        .await
-        .map_err(|_| "connection closed".to_string())
-}
-
 async fn template_provider_session(
     shared: &Shared,
     solutions: &mut mpsc::Receiver<mining_server::BlockSolution>,
@@ -461,36 +382,7 @@ async fn template_provider_session(
     let conn = with_tokio::connect(stream, security, ConnectionConfig::default())
         .await
         .map_err(|e| e.to_string())?;
-    let str0255 = |s: &str| Str0255::new(s.as_bytes().to_vec()).unwrap_or_default();
-    send(
-        &conn,
-        CommonMessages::SetupConnection(SetupConnection {
-            protocol: PROTOCOL_TEMPLATE_DISTRIBUTION,
-            min_version: SV2_PROTOCOL_VERSION,
-            max_version: SV2_PROTOCOL_VERSION,
-            flags: 0,
-            endpoint_host: str0255(&addr.ip().to_string()),
-            endpoint_port: addr.port(),
-            vendor: str0255("stratum-v2-rust"),
-            hardware_version: str0255(""),
-            firmware: str0255(env!("CARGO_PKG_VERSION")),
-            device_id: str0255("pool"),
-        }),
-    )
-    .await?;
-    let f = conn
-        .receiver
-        .recv()
-        .await
-        .map_err(|_| "closed during setup".to_string())?;
-    match AnyMessage::parse_frame(&f) {
-        Ok(AnyMessage::Common(CommonMessages::SetupConnectionSuccess(_))) => {}
-        Ok(AnyMessage::Common(CommonMessages::SetupConnectionError(e))) => {
-            return Err(format!("setup refused: {}", e.error_code.to_string_lossy()))
-        }
-        Ok(other) => return Err(format!("unexpected {} during setup", other.name())),
-        Err(e) => return Err(e.to_string()),
-    }
+    setup_connection(&conn, PROTOCOL_TEMPLATE_DISTRIBUTION, 0, addr, "pool").await?;
     let (size, sigops) = shared.coinbase.output_constraints();
     send(
         &conn,
@@ -501,10 +393,10 @@ async fn template_provider_session(
     )
     .await?;
     let connection = {
-        let mut jobs = lock(&shared.jobs);
-        jobs.tp_connection += 1;
-        jobs.from_tp.clear();
-        jobs.tp_connection
+        let mut keys = lock(&shared.keys);
+        keys.tp_connection += 1;
+        keys.from_tp.clear();
+        keys.tp_connection
     };
     tracing::info!(address = %addr, "template provider connected");
     let _ = shared.events.send(PoolEvent::TemplateProviderUp);
@@ -520,7 +412,7 @@ async fn template_provider_session(
             }
             s = solutions.recv() => {
                 let Some(s) = s else { return Ok(()) };
-                let target = lock(&shared.jobs).to_tp.get(&s.template_id).copied();
+                let target = lock(&shared.keys).to_tp.get(&s.template_id).copied();
                 let template_id = match target {
                     Some((c, id)) if c == connection => id,
                     _ => {
@@ -551,33 +443,27 @@ fn on_template_message(shared: &Shared, m: TemplateDistribution<'_>) {
                     return;
                 }
             };
-            let mut jobs = lock(&shared.jobs);
-            jobs.next_key += 1;
-            let key = jobs.next_key;
-            let conn = jobs.tp_connection;
-            jobs.to_tp.insert(key, (conn, t.template_id));
-            jobs.from_tp.insert(t.template_id, key);
-            job.template_id = key;
-            let job = Arc::new(job);
-            if let Some(h) = bip34_height(t.coinbase_prefix.as_bytes()) {
-                jobs.heights.insert(key, h);
+            {
+                let mut keys = lock(&shared.keys);
+                keys.next_key += 1;
+                let key = keys.next_key;
+                let conn = keys.tp_connection;
+                keys.to_tp.insert(key, (conn, t.template_id));
+                keys.from_tp.insert(t.template_id, key);
+                if let Some(h) = bip34_height(t.coinbase_prefix.as_bytes()) {
+                    keys.heights.insert(key, h);
+                }
+                job.template_id = key;
             }
-            if job.future {
-                jobs.future.push(job.clone());
-            } else {
-                jobs.latest = Some(job.clone());
-            }
-            drop(jobs);
             tracing::debug!(
                 template_id = t.template_id,
                 future = t.future_template,
                 "new template"
             );
-            let _ = shared.updates.send(JobUpdate::NewTemplate(job));
+            shared.feed.new_template(Arc::new(job));
         }
         TemplateDistribution::SetNewPrevHash(p) => {
-            let mut jobs = lock(&shared.jobs);
-            let Some(&key) = jobs.from_tp.get(&p.template_id) else {
+            let Some(key) = lock(&shared.keys).from_tp.get(&p.template_id).copied() else {
                 tracing::warn!(
                     template_id = p.template_id,
                     "SetNewPrevHash for an unknown template"
@@ -590,23 +476,18 @@ fn on_template_message(shared: &Shared, m: TemplateDistribution<'_>) {
                 min_ntime: p.header_timestamp,
                 nbits: p.n_bits,
             };
-            let Some(i) = jobs.future.iter().position(|t| t.template_id == key) else {
+            if !shared.feed.set_new_prev_hash(prev) {
                 tracing::warn!(
                     template_id = p.template_id,
                     "SetNewPrevHash for a template that is not a future one"
                 );
                 return;
-            };
-            let t = jobs.future.swap_remove(i);
-            jobs.future.clear();
-            jobs.latest = None;
-            jobs.active = Some((t, prev));
+            }
             // Templates older than the new tip's can no longer win a block.
-            jobs.heights.retain(|&k, _| k >= key);
-            jobs.to_tp.retain(|&k, _| k >= key);
-            jobs.from_tp.retain(|_, k| *k >= key);
-            drop(jobs);
-            let _ = shared.updates.send(JobUpdate::SetNewPrevHash(prev));
+            let mut keys = lock(&shared.keys);
+            keys.heights.retain(|&k, _| k >= key);
+            keys.to_tp.retain(|&k, _| k >= key);
+            keys.from_tp.retain(|_, k| *k >= key);
         }
         TemplateDistribution::RequestTransactionDataSuccess(_)
         | TemplateDistribution::RequestTransactionDataError(_) => {}

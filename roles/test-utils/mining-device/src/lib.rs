@@ -18,15 +18,15 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use binary_sv2::{Str0255, U256};
-use common_messages_sv2::SetupConnection;
-use const_sv2::{mining_flags, PROTOCOL_MINING, SV2_PROTOCOL_VERSION};
+use binary_sv2::U256;
+use const_sv2::{mining_flags, PROTOCOL_MINING};
 use mining_sv2::{OpenExtendedMiningChannel, OpenStandardMiningChannel};
-use network_helpers_sv2::{unix_now, with_tokio, Connection, ConnectionConfig, Security};
+use network_helpers_sv2::{unix_now, with_tokio, ConnectionConfig, Security};
 use noise_sv2::AuthorityPublicKey;
 use roles_logic_sv2::mining_client::{ClientChannel, Work};
-use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, Mining};
+use roles_logic_sv2::parsers::{AnyMessage, Mining};
 use roles_logic_sv2::target;
+use roles_utils::{recv, send, setup_connection};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,7 +38,11 @@ use tokio::sync::mpsc;
 /// Which channel to open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelKind {
+    /// Standard channel with `REQUIRES_STANDARD_JOBS`: NewMiningJob with its merkle root.
     Standard,
+    /// Standard channel in the upstream's group: extended jobs to the group, the merkle root
+    /// computed here from the channel's extranonce prefix.
+    Grouped,
     Extended,
 }
 
@@ -302,26 +306,6 @@ async fn connection_loop(
     }
 }
 
-async fn send(conn: &Connection, m: impl Into<AnyMessage<'static>>) -> Result<(), String> {
-    let m: AnyMessage = m.into();
-    let f = m.to_frame().map_err(|e| e.to_string())?;
-    conn.sender
-        .send(f)
-        .await
-        .map_err(|_| "connection closed".to_string())
-}
-
-async fn recv(conn: &Connection) -> Result<AnyMessage<'static>, String> {
-    let f = conn
-        .receiver
-        .recv()
-        .await
-        .map_err(|_| "upstream closed the connection".to_string())?;
-    AnyMessage::parse_frame(&f)
-        .map(binary_sv2::IntoStatic::into_static)
-        .map_err(|e| format!("bad frame from upstream: {e}"))
-}
-
 fn publish(slot: &WorkSlot, w: Option<Work>) {
     if let Some(w) = w {
         *slot.work.lock().unwrap_or_else(|e| e.into_inner()) = Some(w);
@@ -346,41 +330,28 @@ async fn session(
     let conn = with_tokio::connect(stream, security, ConnectionConfig::default())
         .await
         .map_err(|e| e.to_string())?;
-    let s = |v: &str| Str0255::new(v.as_bytes().to_vec()).unwrap_or_default();
+    let s = roles_utils::str0255;
     let mut flags = cfg.extra_flags;
     if cfg.channel == ChannelKind::Standard {
         flags |= mining_flags::REQUIRES_STANDARD_JOBS;
     }
-    send(
+    setup_connection(
         &conn,
-        CommonMessages::SetupConnection(SetupConnection {
-            protocol: PROTOCOL_MINING,
-            min_version: SV2_PROTOCOL_VERSION,
-            max_version: SV2_PROTOCOL_VERSION,
-            flags,
-            endpoint_host: s(&cfg.upstream.ip().to_string()),
-            endpoint_port: cfg.upstream.port(),
-            vendor: s("stratum-v2-rust"),
-            hardware_version: s("cpu"),
-            firmware: s(env!("CARGO_PKG_VERSION")),
-            device_id: s(&cfg.user_identity),
-        }),
+        PROTOCOL_MINING,
+        flags,
+        cfg.upstream,
+        &cfg.user_identity,
     )
     .await?;
-    match recv(&conn).await? {
-        AnyMessage::Common(CommonMessages::SetupConnectionSuccess(_)) => {}
-        AnyMessage::Common(CommonMessages::SetupConnectionError(e)) => {
-            return Err(format!("setup refused: {}", e.error_code.to_string_lossy()))
-        }
-        other => return Err(format!("unexpected {} during setup", other.name())),
-    }
     let open: Mining = match cfg.channel {
-        ChannelKind::Standard => Mining::OpenStandardMiningChannel(OpenStandardMiningChannel {
-            request_id: 1,
-            user_identity: s(&cfg.user_identity),
-            nominal_hash_rate: hashrate,
-            max_target: U256([0xff; 32]),
-        }),
+        ChannelKind::Standard | ChannelKind::Grouped => {
+            Mining::OpenStandardMiningChannel(OpenStandardMiningChannel {
+                request_id: 1,
+                user_identity: s(&cfg.user_identity),
+                nominal_hash_rate: hashrate,
+                max_target: U256([0xff; 32]),
+            })
+        }
         ChannelKind::Extended => Mining::OpenExtendedMiningChannel(OpenExtendedMiningChannel {
             request_id: 1,
             user_identity: s(&cfg.user_identity),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Channel {
     Standard,
+    Grouped,
     Extended,
 }
 
@@ -51,6 +52,7 @@ async fn main() {
         a.authority_public_key,
         match a.channel {
             Channel::Standard => ChannelKind::Standard,
+            Channel::Grouped => ChannelKind::Grouped,
             Channel::Extended => ChannelKind::Extended,
         },
     );

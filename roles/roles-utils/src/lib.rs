@@ -1,0 +1,144 @@
+//! # roles_utils
+//!
+//! The async glue every role binary needs and would otherwise write again: sending and
+//! receiving messages on a [`Connection`], the client side of SetupConnection, the
+//! [`feed::JobFeed`] that tells every downstream session about jobs, and
+//! [`downstream::serve_session`], the loop that runs one
+//! [`Session`](roles_logic_sv2::mining_server::Session) over one connection. The pool and the
+//! mining proxy serve downstreams with the same loop; only what they do with events differs.
+//!
+//! ```
+//! let a = roles_utils::now_ms();
+//! assert!(a > 1_600_000_000_000);
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod downstream;
+pub mod feed;
+pub mod upstream;
+
+use binary_sv2::Str0255;
+use common_messages_sv2::SetupConnection;
+use const_sv2::SV2_PROTOCOL_VERSION;
+use network_helpers_sv2::Connection;
+use roles_logic_sv2::parsers::{AnyMessage, CommonMessages};
+use std::net::SocketAddr;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Logs to stderr, filtered by RUST_LOG (default `info`).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Lock, going on with the data if another task panicked while holding it: the state the
+/// roles keep behind locks stays consistent between statements.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Milliseconds since the Unix epoch (the clock the sans-IO sessions are given).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// An authority key pair from a config's base58check strings: the secret key, and the public
+/// key checked against it when the config gives one too.
+pub fn authority_keys(
+    secret: &str,
+    public: Option<&str>,
+) -> Result<noise_sv2::AuthoritySecretKey, String> {
+    use std::str::FromStr;
+    let sk = noise_sv2::AuthoritySecretKey::from_str(secret)
+        .map_err(|e| format!("authority_secret_key: {e}"))?;
+    if let Some(pk) = public {
+        let pk = noise_sv2::AuthorityPublicKey::from_str(pk)
+            .map_err(|e| format!("authority_public_key: {e}"))?;
+        if pk != sk.public_key() {
+            return Err(
+                "authority_public_key is not the public key of authority_secret_key".into(),
+            );
+        }
+    }
+    Ok(sk)
+}
+
+/// A `Str0255` from text, truncated to 255 bytes.
+pub fn str0255(s: &str) -> Str0255<'static> {
+    let mut b = s.as_bytes().to_vec();
+    b.truncate(255);
+    Str0255::new(b).unwrap_or_default()
+}
+
+/// Encode and send one message.
+pub async fn send(conn: &Connection, m: impl Into<AnyMessage<'static>>) -> Result<(), String> {
+    let m: AnyMessage = m.into();
+    let f = m
+        .to_frame()
+        .map_err(|e| format!("cannot encode {}: {e}", m.name()))?;
+    conn.sender
+        .send(f)
+        .await
+        .map_err(|_| "connection closed".to_string())
+}
+
+/// The next message, owned.
+pub async fn recv(conn: &Connection) -> Result<AnyMessage<'static>, String> {
+    let f = conn
+        .receiver
+        .recv()
+        .await
+        .map_err(|_| "peer closed the connection".to_string())?;
+    AnyMessage::parse_frame(&f)
+        .map(binary_sv2::IntoStatic::into_static)
+        .map_err(|e| format!("bad frame: {e}"))
+}
+
+/// The client side of SetupConnection: send it and wait for the answer. Returns the flags of
+/// SetupConnection.Success; a refusal is an error that names the code.
+pub async fn setup_connection(
+    conn: &Connection,
+    protocol: u8,
+    flags: u32,
+    endpoint: SocketAddr,
+    device_id: &str,
+) -> Result<u32, String> {
+    send(
+        conn,
+        CommonMessages::SetupConnection(SetupConnection {
+            protocol,
+            min_version: SV2_PROTOCOL_VERSION,
+            max_version: SV2_PROTOCOL_VERSION,
+            flags,
+            endpoint_host: str0255(&endpoint.ip().to_string()),
+            endpoint_port: endpoint.port(),
+            vendor: str0255("stratum-v2-rust"),
+            hardware_version: str0255(""),
+            firmware: str0255(env!("CARGO_PKG_VERSION")),
+            device_id: str0255(device_id),
+        }),
+    )
+    .await?;
+    match recv(conn).await? {
+        AnyMessage::Common(CommonMessages::SetupConnectionSuccess(s)) => Ok(s.flags),
+        AnyMessage::Common(CommonMessages::SetupConnectionError(e)) => Err(format!(
+            "setup refused: {} (flags {:#x})",
+            e.error_code.to_string_lossy(),
+            e.flags
+        )),
+        other => Err(format!("unexpected {} during setup", other.name())),
+    }
+}
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,617 @@
+//! One extended channel to the best upstream that answers, for roles that sit between miners
+//! and a pool (the mining proxy, the translator).
+//!
+//! [`run_upstreams`] keeps the channel open: it tries the upstreams in priority order, and
+//! while it is on a lower-priority one it keeps trying the higher ones, switching back as
+//! soon as one of them opens a channel. The role sees [`UpstreamEvent`]s (the channel up or
+//! down, jobs, tips, targets, the answer to each share) and sends [`UpstreamCommand`]s (shares
+//! to submit, its hashrate). Each share carries a route of the role's choosing that comes back
+//! with its answer, so the role never keeps a table of sequence numbers.
+
+use crate::{recv, send, setup_connection, str0255};
+use binary_sv2::{B032, U256};
+use const_sv2::{error_codes, mining_flags, PROTOCOL_MINING};
+use mining_sv2::{
+    NewExtendedMiningJob, OpenExtendedMiningChannel, SetNewPrevHash, SubmitSharesExtended,
+    UpdateChannel,
+};
+use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
+use noise_sv2::AuthorityPublicKey;
+use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, Mining};
+use roles_logic_sv2::target::{Target, MAX_TARGET};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+/// One `[[upstreams]]` entry. The key names are the ones deployed proxies and translators
+/// use, so existing configs carry over.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Host name or IP address.
+    pub address: String,
+    pub port: u16,
+    /// The pool's authority public key (base58check). Without it the connection is plain
+    /// TCP, which only makes sense on a trusted local link.
+    pub authority_pubkey: Option<String>,
+    /// Lower is preferred; upstreams with equal priority are tried in file order.
+    #[serde(default)]
+    pub priority: u32,
+}
+
+impl UpstreamConfig {
+    /// `address:port`, for logs and metrics labels.
+    pub fn endpoint(&self) -> String {
+        if self.address.contains(':') {
+            format!("[{}]:{}", self.address, self.port)
+        } else {
+            format!("{}:{}", self.address, self.port)
+        }
+    }
+
+    /// The authority key, checked.
+    pub fn authority(&self) -> Result<Option<AuthorityPublicKey>, String> {
+        self.authority_pubkey
+            .as_deref()
+            .map(AuthorityPublicKey::from_str)
+            .transpose()
+            .map_err(|e| format!("upstream {}: authority_pubkey: {e}", self.endpoint()))
+    }
+}
+
+/// Sort by priority (stable: file order breaks ties) and check every key.
+pub fn ordered(upstreams: &[UpstreamConfig]) -> Result<Vec<UpstreamConfig>, String> {
+    if upstreams.is_empty() {
+        return Err("no [[upstreams]] configured".into());
+    }
+    for u in upstreams {
+        u.authority()?;
+    }
+    let mut v = upstreams.to_vec();
+    v.sort_by_key(|u| u.priority);
+    Ok(v)
+}
+
+/// How the channel is asked for.
+#[derive(Debug, Clone)]
+pub struct ChannelRequest {
+    pub user_identity: String,
+    /// Extranonce bytes the role needs to roll (or to split among its downstreams).
+    pub min_extranonce_size: u16,
+    /// SetupConnection flags (for example REQUIRES_VERSION_ROLLING).
+    pub flags: u32,
+    /// While on a lower-priority upstream, how often the better ones are tried.
+    pub retry_primary: Duration,
+    /// Connect, handshake, setup and channel open must finish within this.
+    pub connect_timeout: Duration,
+    /// A share the upstream has not answered within this is reported refused.
+    pub answer_timeout: Duration,
+}
+
+impl Default for ChannelRequest {
+    fn default() -> Self {
+        ChannelRequest {
+            user_identity: String::new(),
+            min_extranonce_size: 8,
+            flags: mining_flags::REQUIRES_VERSION_ROLLING,
+            retry_primary: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            answer_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The channel as opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// Counts links: jobs and shares of one link are never taken for another's.
+    pub generation: u64,
+    /// Index in the ordered upstream list.
+    pub index: usize,
+    pub endpoint: String,
+    /// SetupConnection.Success flags.
+    pub setup_flags: u32,
+    pub channel_id: u32,
+    pub group_channel_id: u32,
+    pub extranonce_prefix: Vec<u8>,
+    pub extranonce_size: usize,
+    pub target: Target,
+}
+
+impl ChannelInfo {
+    /// Whether miners may roll version bits on this upstream.
+    pub fn version_rolling(&self) -> bool {
+        self.setup_flags & mining_flags::SUCCESS_REQUIRES_FIXED_VERSION == 0
+    }
+}
+
+/// What happens upstream, in order.
+#[derive(Debug)]
+pub enum UpstreamEvent<R> {
+    Up(ChannelInfo),
+    Down {
+        generation: u64,
+        endpoint: String,
+        reason: String,
+    },
+    /// A job for the channel (or its group).
+    NewExtendedMiningJob {
+        generation: u64,
+        job: NewExtendedMiningJob<'static>,
+    },
+    SetNewPrevHash {
+        generation: u64,
+        prev: SetNewPrevHash,
+    },
+    SetTarget {
+        generation: u64,
+        target: Target,
+    },
+    /// Applies to jobs sent after it.
+    SetExtranoncePrefix {
+        generation: u64,
+        prefix: Vec<u8>,
+    },
+    /// The answer to a share: `Err` holds the upstream's error code.
+    ShareResult {
+        route: R,
+        result: Result<(), String>,
+    },
+}
+
+/// A share for the upstream channel.
+#[derive(Debug)]
+pub struct Submit<R> {
+    /// The link the job came from ([`ChannelInfo::generation`]).
+    pub generation: u64,
+    pub job_id: u32,
+    pub nonce: u32,
+    pub ntime: u32,
+    pub version: u32,
+    /// The part of the extranonce the channel rolls (`extranonce_size` bytes).
+    pub extranonce: Vec<u8>,
+    pub route: R,
+}
+
+/// What the role asks of the upstream.
+#[derive(Debug)]
+pub enum UpstreamCommand<R> {
+    Submit(Submit<R>),
+    /// The role's current hashrate (h/s): sent as UpdateChannel, and declared when the next
+    /// channel opens.
+    Hashrate(f32),
+}
+
+struct Link {
+    conn: Connection,
+    info: ChannelInfo,
+}
+
+/// Why a link ended.
+enum End {
+    Failed(String),
+    /// A higher-priority upstream opened a channel.
+    Preempted(Box<Link>),
+    /// The role is gone.
+    Stop,
+}
+
+impl fmt::Debug for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            End::Failed(r) => write!(f, "{r}"),
+            End::Preempted(l) => write!(f, "switching to {}", l.info.endpoint),
+            End::Stop => f.write_str("stopping"),
+        }
+    }
+}
+
+/// Keep a channel open to the best upstream until `events`' receiver is dropped.
+pub async fn run_upstreams<R: Send + 'static>(
+    upstreams: Vec<UpstreamConfig>,
+    request: ChannelRequest,
+    events: mpsc::Sender<UpstreamEvent<R>>,
+    mut commands: mpsc::Receiver<UpstreamCommand<R>>,
+) {
+    let generation = AtomicU64::new(0);
+    let mut hashrate = 0f32;
+    let mut next: Option<Link> = None;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let link = match next.take() {
+            Some(l) => Some(l),
+            None => {
+                let mut found = None;
+                for (i, u) in upstreams.iter().enumerate() {
+                    let g = generation.fetch_add(1, Ordering::Relaxed) + 1;
+                    match establish(u, i, g, &request, hashrate).await {
+                        Ok(l) => {
+                            found = Some(l);
+                            break;
+                        }
+                        Err(e) => tracing::warn!(upstream = %u.endpoint(), "{e}"),
+                    }
+                }
+                found
+            }
+        };
+        let Some(link) = link else {
+            // Answer shares that arrive meanwhile: no upstream can take them.
+            let wait = tokio::time::sleep(backoff);
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    _ = &mut wait => break,
+                    c = commands.recv() => match c {
+                        None => return,
+                        Some(c) => if !refuse(&events, c, &mut hashrate).await { return },
+                    },
+                }
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+            continue;
+        };
+        backoff = Duration::from_millis(100);
+        let info = link.info.clone();
+        tracing::info!(upstream = %info.endpoint, channel_id = info.channel_id, extranonce_size = info.extranonce_size, "upstream channel open");
+        if events.send(UpstreamEvent::Up(info.clone())).await.is_err() {
+            return;
+        }
+        let end = run_link(
+            link,
+            &upstreams,
+            &request,
+            &generation,
+            &mut hashrate,
+            &events,
+            &mut commands,
+        )
+        .await;
+        tracing::warn!(upstream = %info.endpoint, "upstream channel closed: {end:?}");
+        let _ = events
+            .send(UpstreamEvent::Down {
+                generation: info.generation,
+                endpoint: info.endpoint.clone(),
+                reason: format!("{end:?}"),
+            })
+            .await;
+        match end {
+            End::Stop => return,
+            End::Preempted(l) => next = Some(*l),
+            End::Failed(_) => {}
+        }
+    }
+}
+
+/// Answer a command while no link is up. False when the role is gone.
+async fn refuse<R>(
+    events: &mpsc::Sender<UpstreamEvent<R>>,
+    c: UpstreamCommand<R>,
+    hashrate: &mut f32,
+) -> bool {
+    match c {
+        UpstreamCommand::Submit(s) => events
+            .send(UpstreamEvent::ShareResult {
+                route: s.route,
+                result: Err(error_codes::STALE_SHARE.into()),
+            })
+            .await
+            .is_ok(),
+        UpstreamCommand::Hashrate(h) => {
+            *hashrate = h;
+            true
+        }
+    }
+}
+
+async fn establish(
+    u: &UpstreamConfig,
+    index: usize,
+    generation: u64,
+    req: &ChannelRequest,
+    hashrate: f32,
+) -> Result<Link, String> {
+    tokio::time::timeout(
+        req.connect_timeout,
+        establish_inner(u, index, generation, req, hashrate),
+    )
+    .await
+    .map_err(|_| format!("no channel within {:?}", req.connect_timeout))?
+}
+
+async fn establish_inner(
+    u: &UpstreamConfig,
+    index: usize,
+    generation: u64,
+    req: &ChannelRequest,
+    hashrate: f32,
+) -> Result<Link, String> {
+    let stream = TcpStream::connect((u.address.as_str(), u.port))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr().map_err(|e| e.to_string())?;
+    let security = match u.authority()? {
+        Some(k) => Security::NoiseInitiator { authority: k.0 },
+        None => Security::Plain,
+    };
+    let conn = with_tokio::connect(stream, security, ConnectionConfig::default())
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    let setup_flags =
+        setup_connection(&conn, PROTOCOL_MINING, req.flags, peer, &req.user_identity).await?;
+    send(
+        &conn,
+        Mining::OpenExtendedMiningChannel(OpenExtendedMiningChannel {
+            request_id: 1,
+            user_identity: str0255(&req.user_identity),
+            nominal_hash_rate: hashrate,
+            max_target: U256(MAX_TARGET),
+            min_extranonce_size: req.min_extranonce_size,
+        }),
+    )
+    .await?;
+    let info = match recv(&conn).await? {
+        AnyMessage::Mining(Mining::OpenExtendedMiningChannelSuccess(m)) => ChannelInfo {
+            generation,
+            index,
+            endpoint: u.endpoint(),
+            setup_flags,
+            channel_id: m.channel_id,
+            group_channel_id: m.group_channel_id,
+            extranonce_prefix: m.extranonce_prefix.as_bytes().to_vec(),
+            extranonce_size: m.extranonce_size as usize,
+            target: m.target.0,
+        },
+        AnyMessage::Mining(Mining::OpenMiningChannelError(e)) => {
+            return Err(format!(
+                "channel refused: {}",
+                e.error_code.to_string_lossy()
+            ))
+        }
+        other => return Err(format!("unexpected {} opening the channel", other.name())),
+    };
+    if info.extranonce_size < req.min_extranonce_size as usize {
+        return Err(format!(
+            "the upstream gave {} extranonce bytes, {} are needed",
+            info.extranonce_size, req.min_extranonce_size
+        ));
+    }
+    Ok(Link { conn, info })
+}
+
+/// Shares sent and not yet answered, by upstream sequence number.
+struct Pending<R> {
+    by_sequence: BTreeMap<u32, (R, Instant)>,
+}
+
+async fn run_link<R: Send + 'static>(
+    link: Link,
+    upstreams: &[UpstreamConfig],
+    req: &ChannelRequest,
+    generation: &AtomicU64,
+    hashrate: &mut f32,
+    events: &mpsc::Sender<UpstreamEvent<R>>,
+    commands: &mut mpsc::Receiver<UpstreamCommand<R>>,
+) -> End {
+    let Link { conn, info } = link;
+    let g = info.generation;
+    let mut pending = Pending {
+        by_sequence: BTreeMap::new(),
+    };
+    let mut next_sequence = 0u32;
+    let mut sweep = tokio::time::interval(Duration::from_secs(1));
+    // The better upstreams, tried every `retry_primary` while on a worse one. The probe runs
+    // beside the link, so a slow connect does not hold shares up.
+    let better = &upstreams[..info.index];
+    let declared = *hashrate;
+    let probe = async {
+        if better.is_empty() {
+            return std::future::pending().await;
+        }
+        loop {
+            tokio::time::sleep(req.retry_primary).await;
+            for (i, u) in better.iter().enumerate() {
+                let g = generation.fetch_add(1, Ordering::Relaxed) + 1;
+                match establish(u, i, g, req, declared).await {
+                    Ok(l) => return l,
+                    Err(e) => tracing::debug!(upstream = %u.endpoint(), "still away: {e}"),
+                }
+            }
+        }
+    };
+    tokio::pin!(probe);
+    let end = loop {
+        tokio::select! {
+            m = recv(&conn) => {
+                let m = match m {
+                    Ok(m) => m,
+                    Err(e) => break End::Failed(e),
+                };
+                match on_message(m, &info, &mut pending, events).await {
+                    Ok(true) => {}
+                    Ok(false) => break End::Stop,
+                    Err(e) => break End::Failed(e),
+                }
+            }
+            c = commands.recv() => match c {
+                None => break End::Stop,
+                Some(UpstreamCommand::Hashrate(h)) => {
+                    let changed = (h - *hashrate).abs() > 0.25 * hashrate.max(1.0);
+                    *hashrate = h;
+                    if changed {
+                        let m = Mining::UpdateChannel(UpdateChannel {
+                            channel_id: info.channel_id,
+                            nominal_hash_rate: h,
+                            maximum_target: U256(MAX_TARGET),
+                        });
+                        if let Err(e) = send(&conn, m).await { break End::Failed(e) }
+                    }
+                }
+                Some(UpstreamCommand::Submit(s)) => {
+                    if s.generation != g {
+                        let _ = events.send(UpstreamEvent::ShareResult {
+                            route: s.route,
+                            result: Err(error_codes::STALE_SHARE.into()),
+                        }).await;
+                        continue;
+                    }
+                    let Ok(extranonce) = B032::new(s.extranonce) else {
+                        let _ = events.send(UpstreamEvent::ShareResult {
+                            route: s.route,
+                            result: Err(error_codes::BAD_EXTRANONCE_SIZE.into()),
+                        }).await;
+                        continue;
+                    };
+                    let sequence_number = next_sequence;
+                    next_sequence = next_sequence.wrapping_add(1);
+                    pending.by_sequence.insert(sequence_number, (s.route, Instant::now()));
+                    let m = Mining::SubmitSharesExtended(SubmitSharesExtended {
+                        channel_id: info.channel_id,
+                        sequence_number,
+                        job_id: s.job_id,
+                        nonce: s.nonce,
+                        ntime: s.ntime,
+                        version: s.version,
+                        extranonce,
+                    });
+                    if let Err(e) = send(&conn, m).await { break End::Failed(e) }
+                }
+            },
+            _ = sweep.tick() => {
+                let now = Instant::now();
+                let late: Vec<u32> = pending.by_sequence.iter()
+                    .filter(|(_, (_, at))| now.duration_since(*at) > req.answer_timeout)
+                    .map(|(&s, _)| s)
+                    .collect();
+                if !late.is_empty() {
+                    tracing::warn!(upstream = %info.endpoint, shares = late.len(), "shares not answered in time; reported refused");
+                }
+                for s in late {
+                    if let Some((route, _)) = pending.by_sequence.remove(&s) {
+                        let _ = events.send(UpstreamEvent::ShareResult { route, result: Err(error_codes::STALE_SHARE.into()) }).await;
+                    }
+                }
+            }
+            l = &mut probe => {
+                tracing::info!(upstream = %l.info.endpoint, "a preferred upstream is back");
+                break End::Preempted(Box::new(l));
+            }
+        }
+    };
+    conn.close();
+    drain(&mut pending, events).await;
+    end
+}
+
+/// Report every unanswered share refused: its link is gone, so are its jobs.
+async fn drain<R>(pending: &mut Pending<R>, events: &mpsc::Sender<UpstreamEvent<R>>) {
+    for (_, (route, _)) in std::mem::take(&mut pending.by_sequence) {
+        let _ = events
+            .send(UpstreamEvent::ShareResult {
+                route,
+                result: Err(error_codes::STALE_SHARE.into()),
+            })
+            .await;
+    }
+}
+
+/// Ok(false) when the role is gone.
+async fn on_message<R>(
+    m: AnyMessage<'static>,
+    info: &ChannelInfo,
+    pending: &mut Pending<R>,
+    events: &mpsc::Sender<UpstreamEvent<R>>,
+) -> Result<bool, String> {
+    let g = info.generation;
+    let ours = |id: u32| id == info.channel_id || id == info.group_channel_id;
+    let m = match m {
+        AnyMessage::Mining(m) => m,
+        AnyMessage::Common(CommonMessages::Reconnect(r)) => {
+            // Following it would leave the configured upstreams; the next one is tried.
+            return Err(format!(
+                "the upstream asked to reconnect to {}:{}",
+                r.new_host.to_string_lossy(),
+                r.new_port
+            ));
+        }
+        other => {
+            tracing::debug!("{} from upstream ignored", other.name());
+            return Ok(true);
+        }
+    };
+    let event = match m {
+        Mining::NewExtendedMiningJob(job) if ours(job.channel_id) => {
+            UpstreamEvent::NewExtendedMiningJob { generation: g, job }
+        }
+        Mining::SetNewPrevHash(prev) if ours(prev.channel_id) => UpstreamEvent::SetNewPrevHash {
+            generation: g,
+            prev,
+        },
+        Mining::SetTarget(t) if ours(t.channel_id) => UpstreamEvent::SetTarget {
+            generation: g,
+            target: t.maximum_target.0,
+        },
+        Mining::SetExtranoncePrefix(p) if p.channel_id == info.channel_id => {
+            UpstreamEvent::SetExtranoncePrefix {
+                generation: g,
+                prefix: p.extranonce_prefix.as_bytes().to_vec(),
+            }
+        }
+        Mining::SubmitSharesSuccess(s) => {
+            // Every share up to last_sequence_number not refused before is accepted.
+            let last = s.last_sequence_number;
+            let rest = pending.by_sequence.split_off(&last.wrapping_add(1));
+            let done = std::mem::replace(&mut pending.by_sequence, rest);
+            if done.len() as u32 != s.new_submits_accepted_count {
+                tracing::debug!(
+                    resolved = done.len(),
+                    count = s.new_submits_accepted_count,
+                    "SubmitShares.Success count differs from the shares it covers"
+                );
+            }
+            for (_, (route, _)) in done {
+                if events
+                    .send(UpstreamEvent::ShareResult {
+                        route,
+                        result: Ok(()),
+                    })
+                    .await
+                    .is_err()
+                {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
+        }
+        Mining::SubmitSharesError(e) => {
+            let Some((route, _)) = pending.by_sequence.remove(&e.sequence_number) else {
+                tracing::debug!(
+                    sequence_number = e.sequence_number,
+                    "error for an unknown share"
+                );
+                return Ok(true);
+            };
+            UpstreamEvent::ShareResult {
+                route,
+                result: Err(e.error_code.to_string_lossy().into_owned()),
+            }
+        }
+        Mining::CloseChannel(c) if ours(c.channel_id) => {
+            return Err(format!(
+                "the upstream closed the channel: {}",
+                c.reason_code.to_string_lossy()
+            ));
+        }
+        other => {
+            tracing::debug!("{} from upstream ignored", other.name());
+            return Ok(true);
+        }
+    };
+    Ok(events.send(event).await.is_ok())
+}
