@@ -55,6 +55,38 @@ pub async fn start_pool(cfg: PoolConfig) -> (Pool, AuthorityPublicKey) {
     (Pool::start(cfg).await.expect("pool starts"), key)
 }
 
+/// A proxy on a free port in front of `upstreams` (in priority order), trying a better
+/// upstream every second.
+pub fn proxy_config(
+    upstreams: &[(SocketAddr, AuthorityPublicKey)],
+) -> mining_proxy_sv2::config::ProxyConfig {
+    let mut cfg = mining_proxy_sv2::config::ProxyConfig::default_config();
+    cfg.listen_address = free_addr();
+    cfg.shares_per_minute = 60.0;
+    cfg.retry_primary_sec = 1;
+    cfg.upstreams = upstreams
+        .iter()
+        .enumerate()
+        .map(|(i, (a, k))| roles_utils::upstream::UpstreamConfig {
+            address: a.ip().to_string(),
+            port: a.port(),
+            authority_pubkey: Some(k.to_base58()),
+            priority: i as u32,
+        })
+        .collect();
+    cfg
+}
+
+pub async fn start_proxy(
+    cfg: mining_proxy_sv2::config::ProxyConfig,
+) -> (mining_proxy_sv2::MiningProxy, AuthorityPublicKey) {
+    let key = cfg.authority().expect("key").public_key();
+    let p = mining_proxy_sv2::MiningProxy::start(cfg)
+        .await
+        .expect("proxy starts");
+    (p, key)
+}
+
 /// Poll `f` until it is true or `timeout` passes.
 pub async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();

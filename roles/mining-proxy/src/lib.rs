@@ -1,0 +1,571 @@
+//! # mining_proxy_sv2
+//!
+//! The Stratum V2 mining proxy: devices connect to it (noise, with its own authority key) on
+//! standard, grouped or extended channels; it keeps one extended channel to the best of its
+//! configured pools and splits that channel's extranonce space among its downstreams.
+//!
+//! * Jobs: each upstream `NewExtendedMiningJob` becomes a [`JobTemplate`] whose coinbase
+//!   prefix already holds the upstream's extranonce prefix, and feeds every downstream
+//!   [`Session`] unchanged: standard channels get `NewMiningJob` with their own merkle root,
+//!   extended and group channels get extended jobs. SetNewPrevHash follows; the upstream's
+//!   SetTarget becomes the ceiling of every downstream target.
+//! * Shares are checked here (channel, job, target, duplicates). Those that also meet the
+//!   upstream target go upstream as `SubmitSharesExtended`, and the device gets the pool's
+//!   answer for them; the others are answered here.
+//! * Failover: when the active pool fails, the next one by priority gets a channel; devices
+//!   keep their connections and channels and receive the new pool's jobs. A better pool that
+//!   comes back is used again.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let cfg = mining_proxy_sv2::config::ProxyConfig::default_config();
+//! let proxy = mining_proxy_sv2::MiningProxy::start(cfg).await?;
+//! println!("devices connect to {}", proxy.local_addr());
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod config;
+
+use config::{ProxyConfig, CONNECTION_ID_BYTES};
+use const_sv2::mining_flags;
+use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, ResponderConfig, Security};
+use noise_sv2::HandshakeKey;
+use roles_logic_sv2::extranonce::ExtranonceAllocator;
+use roles_logic_sv2::job::JobTemplate;
+use roles_logic_sv2::mining_server::{PrevHash, ServerConfig, ServerEvent, Session};
+use roles_utils::downstream::{serve_session, SessionCommand, SessionHooks};
+use roles_utils::feed::JobFeed;
+use roles_utils::lock;
+use roles_utils::upstream::{
+    self, ChannelInfo, ChannelRequest, Submit, UpstreamCommand, UpstreamEvent,
+};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinSet;
+
+const HASHRATE_REPORT: Duration = Duration::from_secs(60);
+
+/// Counters for dashboards and tests.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub connections: AtomicUsize,
+    pub channels: AtomicUsize,
+    /// Shares that passed the proxy's checks (forwarded or not).
+    pub shares_accepted: AtomicU64,
+    /// Shares the proxy refused itself (never forwarded).
+    pub shares_rejected: AtomicU64,
+    pub shares_forwarded: AtomicU64,
+    pub upstream_accepted: AtomicU64,
+    pub upstream_rejected: AtomicU64,
+    /// Shares that met the network target (the pool submits the block).
+    pub blocks_found: AtomicU64,
+    pub upstream_up: AtomicBool,
+    /// Upstream channels opened so far.
+    pub upstream_channels_opened: AtomicU64,
+}
+
+/// What the proxy reports as it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyEvent {
+    UpstreamUp {
+        endpoint: String,
+    },
+    UpstreamDown {
+        endpoint: String,
+        reason: String,
+    },
+    /// A downstream share met the network target; it went upstream like any share.
+    BlockFound {
+        hash: String,
+        user_identity: Arc<str>,
+    },
+}
+
+/// The upstream link as the downstream side needs it.
+#[derive(Debug, Clone)]
+struct Link {
+    generation: u64,
+    /// Zero bytes between the upstream's prefix and ours, when the upstream gives more
+    /// extranonce than we split.
+    pad: usize,
+    /// Upstream prefix plus the pad: goes into every job's coinbase prefix.
+    job_prefix: Vec<u8>,
+}
+
+/// Where the upstream's answer to a forwarded share goes.
+#[derive(Debug)]
+struct Route {
+    reply: mpsc::Sender<SessionCommand>,
+    channel_id: u32,
+    sequence_number: u32,
+    difficulty: f64,
+}
+
+struct Shared {
+    cfg: ProxyConfig,
+    server: Arc<ServerConfig>,
+    feed: JobFeed,
+    link: Mutex<Option<Link>>,
+    extranonce: Mutex<ExtranonceAllocator>,
+    upstream: mpsc::Sender<UpstreamCommand<Route>>,
+    /// Sum of the downstream sessions' hashrate estimates (h/s).
+    hashrate: AtomicU64,
+    stats: Arc<Stats>,
+    events: broadcast::Sender<ProxyEvent>,
+}
+
+/// A running proxy. Dropping it (or [`MiningProxy::shutdown`]) stops it.
+pub struct MiningProxy {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    tasks: JoinSet<()>,
+}
+
+/// Template ids in the downstream sessions: the upstream link and its job id, so a share
+/// always goes back to the link its job came from.
+fn template_key(generation: u64, job_id: u32) -> u64 {
+    (generation << 32) | job_id as u64
+}
+
+impl MiningProxy {
+    /// Bind and start; the upstream channel opens in the background (and reopens, with
+    /// failover, for as long as the proxy runs).
+    pub async fn start(cfg: ProxyConfig) -> Result<MiningProxy, String> {
+        let authority = cfg.authority()?;
+        let upstreams = upstream::ordered(&cfg.upstreams)?;
+        let listener = TcpListener::bind(cfg.listen_address)
+            .await
+            .map_err(|e| format!("{}: {e}", cfg.listen_address))?;
+        let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let responder = Arc::new(ResponderConfig {
+            authority: authority.keypair(),
+            static_key: HandshakeKey::generate().map_err(|e| e.to_string())?,
+            cert_validity_secs: cfg.cert_validity_sec,
+        });
+        let (commands_tx, commands_rx) = mpsc::channel(4096);
+        let (events_tx, events_rx) = mpsc::channel(4096);
+        let total = cfg.min_extranonce_size as usize;
+        let shared = Arc::new(Shared {
+            server: Arc::new(ServerConfig {
+                shares_per_minute: cfg.shares_per_minute,
+                share_batch_size: cfg.share_batch_size,
+                max_channels: cfg.max_channels_per_connection,
+                ..ServerConfig::default()
+            }),
+            feed: JobFeed::default(),
+            link: Mutex::new(None),
+            extranonce: Mutex::new(
+                ExtranonceAllocator::new(vec![], total, CONNECTION_ID_BYTES)
+                    .map_err(|e| format!("min_extranonce_size: {e}"))?,
+            ),
+            upstream: commands_tx,
+            hashrate: AtomicU64::new(0),
+            stats: Arc::new(Stats::default()),
+            events: broadcast::channel(1024).0,
+            cfg,
+        });
+        let request = ChannelRequest {
+            user_identity: shared.cfg.user_identity.clone(),
+            min_extranonce_size: shared.cfg.min_extranonce_size,
+            flags: if shared.cfg.require_version_rolling {
+                mining_flags::REQUIRES_VERSION_ROLLING
+            } else {
+                0
+            },
+            retry_primary: Duration::from_secs(shared.cfg.retry_primary_sec.max(1)),
+            ..ChannelRequest::default()
+        };
+        let mut tasks = JoinSet::new();
+        tasks.spawn(upstream::run_upstreams(
+            upstreams,
+            request,
+            events_tx,
+            commands_rx,
+        ));
+        tasks.spawn(upstream_events(shared.clone(), events_rx));
+        tasks.spawn(report_hashrate(shared.clone()));
+        tasks.spawn(accept_loop(listener, shared.clone(), responder));
+        tracing::info!(address = %local_addr, "mining proxy listening");
+        Ok(MiningProxy {
+            local_addr,
+            shared,
+            tasks,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn stats(&self) -> Arc<Stats> {
+        self.shared.stats.clone()
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<ProxyEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Stop serving and close every connection.
+    pub fn shutdown(mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+/// Apply what happens upstream to the job feed, and route share answers back.
+async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEvent<Route>>) {
+    let ours = shared.cfg.min_extranonce_size as usize;
+    let current = |g: u64| lock(&shared.link).as_ref().map(|l| l.generation) == Some(g);
+    while let Some(e) = rx.recv().await {
+        match e {
+            UpstreamEvent::Up(info) => on_up(&shared, &info, ours),
+            UpstreamEvent::Down {
+                generation,
+                endpoint,
+                reason,
+            } => {
+                let mut link = lock(&shared.link);
+                if link.as_ref().map(|l| l.generation) == Some(generation) {
+                    *link = None;
+                    // New downstreams get no work until a pool gives some.
+                    shared.feed.clear();
+                    shared.stats.upstream_up.store(false, Ordering::Relaxed);
+                }
+                drop(link);
+                let _ = shared
+                    .events
+                    .send(ProxyEvent::UpstreamDown { endpoint, reason });
+            }
+            UpstreamEvent::NewExtendedMiningJob { generation, job } => {
+                let Some(link) = lock(&shared.link).clone() else {
+                    continue;
+                };
+                if link.generation != generation {
+                    continue;
+                }
+                match JobTemplate::from_extended_job(&job, &link.job_prefix, ours) {
+                    Ok(mut t) => {
+                        t.template_id = template_key(generation, job.job_id);
+                        shared.feed.new_template(Arc::new(t));
+                    }
+                    Err(e) => tracing::error!(job_id = job.job_id, "upstream job refused: {e}"),
+                }
+            }
+            UpstreamEvent::SetNewPrevHash { generation, prev } => {
+                if !current(generation) {
+                    continue;
+                }
+                let p = PrevHash {
+                    template_id: template_key(generation, prev.job_id),
+                    prev_hash: prev.prev_hash.0,
+                    min_ntime: prev.min_ntime,
+                    nbits: prev.nbits,
+                };
+                if !shared.feed.set_new_prev_hash(p) {
+                    tracing::warn!(
+                        job_id = prev.job_id,
+                        "upstream SetNewPrevHash for a job that is not a future job"
+                    );
+                }
+            }
+            UpstreamEvent::SetTarget { generation, target } => {
+                if current(generation) {
+                    shared.feed.set_upstream_target(Some(target));
+                }
+            }
+            UpstreamEvent::SetExtranoncePrefix { generation, prefix } => {
+                let mut link = lock(&shared.link);
+                let Some(l) = link.as_mut().filter(|l| l.generation == generation) else {
+                    continue;
+                };
+                // The whole extranonce keeps its length: what is not prefix is rolled.
+                let total = l.job_prefix.len() + ours;
+                match total.checked_sub(prefix.len() + ours) {
+                    Some(pad) => {
+                        l.pad = pad;
+                        l.job_prefix = prefix;
+                        l.job_prefix.resize(l.job_prefix.len() + pad, 0);
+                    }
+                    None => tracing::error!(
+                        "upstream SetExtranoncePrefix leaves fewer than {ours} bytes; ignored"
+                    ),
+                }
+            }
+            UpstreamEvent::ShareResult { route, result } => {
+                let counter = if result.is_ok() {
+                    &shared.stats.upstream_accepted
+                } else {
+                    &shared.stats.upstream_rejected
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                let cmd = SessionCommand::ResolveForwarded {
+                    channel_id: route.channel_id,
+                    sequence_number: route.sequence_number,
+                    difficulty: route.difficulty,
+                    result,
+                };
+                // Never wait on one slow downstream here: everyone's answers pass here.
+                if let Err(mpsc::error::TrySendError::Full(cmd)) = route.reply.try_send(cmd) {
+                    let reply = route.reply.clone();
+                    tokio::spawn(async move {
+                        let _ = reply.send(cmd).await;
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn on_up(shared: &Shared, info: &ChannelInfo, ours: usize) {
+    let pad = info.extranonce_size.saturating_sub(ours);
+    let mut job_prefix = info.extranonce_prefix.clone();
+    job_prefix.resize(job_prefix.len() + pad, 0);
+    *lock(&shared.link) = Some(Link {
+        generation: info.generation,
+        pad,
+        job_prefix,
+    });
+    // The previous pool's jobs are worthless here; its tip is replaced by this one's first
+    // SetNewPrevHash, which makes every old job stale in every session.
+    shared.feed.clear();
+    shared.feed.set_version_rolling(info.version_rolling());
+    shared.feed.set_upstream_target(Some(info.target));
+    shared.stats.upstream_up.store(true, Ordering::Relaxed);
+    shared
+        .stats
+        .upstream_channels_opened
+        .fetch_add(1, Ordering::Relaxed);
+    let _ = shared.events.send(ProxyEvent::UpstreamUp {
+        endpoint: info.endpoint.clone(),
+    });
+}
+
+/// Tell the upstream what the devices behind us do, so its vardiff starts near the truth and a
+/// new channel (after failover) opens with the right hashrate. Once a minute: the upstream's
+/// own vardiff follows the shares in between.
+async fn report_hashrate(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(HASHRATE_REPORT);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let h = shared.hashrate.load(Ordering::Relaxed) as f32;
+        if shared
+            .upstream
+            .send(UpstreamCommand::Hashrate(h))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, responder: Arc<ResponderConfig>) {
+    let mut conns = JoinSet::new();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        while conns.try_join_next().is_some() {}
+        if shared.stats.connections.load(Ordering::Relaxed) >= shared.cfg.max_connections {
+            tracing::warn!(%peer, "max_connections reached; refusing");
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let (shared, responder) = (shared.clone(), responder.clone());
+        conns.spawn(async move {
+            let cfg = ConnectionConfig {
+                channel_capacity: 16,
+                read_buffer: 1024,
+                max_payload: 64 * 1024,
+                ..ConnectionConfig::default()
+            };
+            let conn =
+                match with_tokio::connect(stream, Security::NoiseResponder(responder), cfg).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::debug!(%peer, "handshake failed: {e}");
+                        return;
+                    }
+                };
+            shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+            serve_downstream(&conn, &shared, peer).await;
+            conn.close();
+            shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+async fn serve_downstream(conn: &Connection, shared: &Shared, peer: SocketAddr) {
+    let range = match lock(&shared.extranonce).allocate() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(%peer, "{e}");
+            return;
+        }
+    };
+    if let Ok(mut session) = Session::new(shared.server.clone(), &range) {
+        let (reply, commands) = mpsc::channel(256);
+        let mut hooks = ProxyHooks {
+            shared,
+            reply,
+            users: HashMap::new(),
+            hashrate: 0,
+        };
+        serve_session(
+            conn,
+            &mut session,
+            &shared.feed,
+            Some(commands),
+            &mut hooks,
+            peer,
+        )
+        .await;
+        shared
+            .stats
+            .channels
+            .fetch_sub(hooks.users.len(), Ordering::Relaxed);
+        shared.hashrate.fetch_sub(hooks.hashrate, Ordering::Relaxed);
+    }
+    let _ = lock(&shared.extranonce).release(&range);
+}
+
+struct ProxyHooks<'a> {
+    shared: &'a Shared,
+    reply: mpsc::Sender<SessionCommand>,
+    users: HashMap<u32, Arc<str>>,
+    /// This connection's part of `Shared::hashrate`.
+    hashrate: u64,
+}
+
+impl SessionHooks for ProxyHooks<'_> {
+    async fn on_event(&mut self, session: &mut Session, e: ServerEvent) {
+        let stats = &self.shared.stats;
+        match e {
+            ServerEvent::ShareAccepted(s) => {
+                stats.shares_accepted.fetch_add(1, Ordering::Relaxed);
+                if !s.forward {
+                    return;
+                }
+                let generation = s.template_id >> 32;
+                let pad = lock(&self.shared.link)
+                    .as_ref()
+                    .filter(|l| l.generation == generation)
+                    .map(|l| l.pad);
+                let Some(pad) = pad else {
+                    // Its pool is gone: the job is stale, say so instead of pretending.
+                    session.resolve_forwarded_share(
+                        s.channel_id,
+                        s.sequence_number,
+                        s.difficulty,
+                        Err(const_sv2::error_codes::STALE_SHARE),
+                    );
+                    return;
+                };
+                let mut extranonce = vec![0u8; pad];
+                extranonce.extend_from_slice(s.extranonce.as_bytes());
+                let submit = Submit {
+                    generation,
+                    job_id: s.template_id as u32,
+                    nonce: s.nonce,
+                    ntime: s.ntime,
+                    version: s.version,
+                    extranonce,
+                    route: Route {
+                        reply: self.reply.clone(),
+                        channel_id: s.channel_id,
+                        sequence_number: s.sequence_number,
+                        difficulty: s.difficulty,
+                    },
+                };
+                stats.shares_forwarded.fetch_add(1, Ordering::Relaxed);
+                // Waits when the upstream link is saturated: back-pressure on this device.
+                if self
+                    .shared
+                    .upstream
+                    .send(UpstreamCommand::Submit(submit))
+                    .await
+                    .is_err()
+                {
+                    session.resolve_forwarded_share(
+                        s.channel_id,
+                        s.sequence_number,
+                        s.difficulty,
+                        Err(const_sv2::error_codes::STALE_SHARE),
+                    );
+                }
+            }
+            ServerEvent::ShareRejected {
+                channel_id, error, ..
+            } => {
+                // Refusals the upstream made are counted with the upstream's answers.
+                if !matches!(
+                    error,
+                    roles_logic_sv2::mining_server::ShareError::RefusedUpstream
+                ) {
+                    stats.shares_rejected.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::debug!(channel_id, "share rejected: {error}");
+            }
+            ServerEvent::BlockFound(b) => {
+                stats.blocks_found.fetch_add(1, Ordering::Relaxed);
+                let mut be = b.block_hash;
+                be.reverse();
+                let hash: String = be.iter().map(|b| format!("{b:02x}")).collect();
+                tracing::info!(%hash, "block found by a downstream; forwarded upstream");
+                let user_identity = self
+                    .users
+                    .get(&b.channel_id)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from(""));
+                let _ = self.shared.events.send(ProxyEvent::BlockFound {
+                    hash,
+                    user_identity,
+                });
+            }
+            ServerEvent::ChannelOpened {
+                channel_id,
+                user_identity,
+                extended,
+                ..
+            } => {
+                stats.channels.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(channel_id, %user_identity, extended, "downstream channel opened");
+                self.users.insert(channel_id, user_identity);
+            }
+            ServerEvent::ChannelClosed { channel_id } => {
+                if self.users.remove(&channel_id).is_some() {
+                    stats.channels.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+            ServerEvent::SetupDone { .. } => {}
+        }
+    }
+
+    fn on_tick(&mut self, session: &Session) {
+        let h = session.hashrate() as u64;
+        if h != self.hashrate {
+            self.shared.hashrate.fetch_add(h, Ordering::Relaxed);
+            self.shared
+                .hashrate
+                .fetch_sub(self.hashrate, Ordering::Relaxed);
+            self.hashrate = h;
+        }
+    }
+}
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
