@@ -1,11 +1,15 @@
-//! `local-stack`: a template provider with a simulated chain, the pool, and CPU mining
-//! devices, all on loopback over encrypted Sv2 connections, with a live summary.
+//! `local-stack`: a template provider with a simulated chain, the pool, a mining proxy, and
+//! CPU mining devices (some on the pool, some behind the proxy), all on loopback over
+//! encrypted Sv2 connections, with a live summary.
 
 use clap::Parser;
 use mining_device::{ChannelKind, Device, DeviceConfig};
 use noise_sv2::AuthoritySecretKey;
 use pool_sv2::config::PoolConfig;
+use mining_proxy_sv2::config::ProxyConfig;
+use mining_proxy_sv2::MiningProxy;
 use pool_sv2::Pool;
+use roles_utils::upstream::UpstreamConfig;
 use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -21,9 +25,13 @@ struct Args {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     duration: Option<u64>,
-    /// Mining devices; they alternate between standard and extended channels.
-    #[arg(long, default_value_t = 4)]
+    /// Mining devices on the pool; they alternate between standard and extended channels.
+    #[arg(long, default_value_t = 2)]
     devices: usize,
+    /// Mining devices behind the mining proxy; they alternate between grouped standard and
+    /// extended channels.
+    #[arg(long, default_value_t = 2)]
+    proxied_devices: usize,
     /// Hashing threads per device.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -67,6 +75,17 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     cfg.shares_per_minute = 20.0;
     let pool_key = cfg.authority()?.public_key();
     let pool = Pool::start(cfg).await?;
+    let mut pcfg = ProxyConfig::default_config();
+    pcfg.listen_address = "127.0.0.1:0".parse()?;
+    pcfg.shares_per_minute = 20.0;
+    pcfg.upstreams = vec![UpstreamConfig {
+        address: pool.local_addr().ip().to_string(),
+        port: pool.local_addr().port(),
+        authority_pubkey: Some(pool_key.to_base58()),
+        priority: 0,
+    }];
+    let proxy_key = pcfg.authority()?.public_key();
+    let proxy = MiningProxy::start(pcfg).await?;
     println!(
         "template provider {} (noise) -> pool {} (noise, authority {}) -> {} devices",
         tp.local_addr(),
@@ -74,19 +93,37 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         pool_key.to_base58(),
         a.devices
     );
-    let devices: Vec<Device> = (0..a.devices)
+    println!(
+        "                                  pool -> mining proxy {} (noise, authority {}) -> {} devices",
+        proxy.local_addr(),
+        proxy_key.to_base58(),
+        a.proxied_devices
+    );
+    let start = |addr, key, kind, name: String| {
+        let mut c = DeviceConfig::new(addr, Some(key), kind);
+        c.threads = a.threads;
+        c.user_identity = name;
+        Device::start(c)
+    };
+    let mut devices: Vec<Device> = (0..a.devices)
         .map(|i| {
             let kind = if i % 2 == 0 {
                 ChannelKind::Standard
             } else {
                 ChannelKind::Extended
             };
-            let mut c = DeviceConfig::new(pool.local_addr(), Some(pool_key), kind);
-            c.threads = a.threads;
-            c.user_identity = format!("local.device{i}");
-            Device::start(c)
+            start(pool.local_addr(), pool_key, kind, format!("local.device{i}"))
         })
         .collect();
+    devices.extend((0..a.proxied_devices).map(|i| {
+        let kind = if i % 2 == 0 {
+            ChannelKind::Grouped
+        } else {
+            ChannelKind::Extended
+        };
+        start(proxy.local_addr(), proxy_key, kind, format!("proxied.device{i}"))
+    }));
+    let proxy_stats = proxy.stats();
     let stats: Vec<_> = devices.iter().map(|d| d.stats()).collect();
     let pool_stats = pool.stats();
     let mut blocks = tp.subscribe();
@@ -118,13 +155,15 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
                 last = (Instant::now(), hashes);
                 let connected = stats.iter().filter(|s| s.connected.load(Ordering::Relaxed)).count();
                 println!(
-                    "[{:>4}s] {:.2} MH/s  devices {}/{}  shares accepted {} rejected {}  blocks {}",
+                    "[{:>4}s] {:.2} MH/s  devices {}/{}  pool shares accepted {} rejected {}  proxy shares checked {} forwarded {}  blocks {}",
                     started.elapsed().as_secs(),
                     rate / 1e6,
                     connected,
                     stats.len(),
                     pool_stats.shares_accepted.load(Ordering::Relaxed),
                     pool_stats.shares_rejected.load(Ordering::Relaxed),
+                    proxy_stats.shares_accepted.load(Ordering::Relaxed),
+                    proxy_stats.shares_forwarded.load(Ordering::Relaxed),
                     found,
                 );
             }
@@ -138,6 +177,7 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         tp.height()
     );
     drop(devices);
+    proxy.shutdown();
     pool.shutdown();
     tp.shutdown();
     Ok(())

@@ -8,6 +8,11 @@
 //! With `--spawn` it starts a `template-provider` and a `pool` from the directory of its own
 //! executable, with settings that make every share valid (no vardiff pressure, block target
 //! out of reach), so what is measured is the pool's cost of validating and answering.
+//!
+//! With `--spawn --proxy` a `mining-proxy` runs in front of that pool and is what the clients
+//! connect to and what is measured. Its downstream targets accept every share; `--forward`
+//! makes the pool's target accept every share too, so every share also goes upstream (the
+//! proxy's worst case); without it, shares stay at the proxy (its usual case).
 
 use binary_sv2::{Str0255, U256};
 use clap::{Parser, ValueEnum};
@@ -63,9 +68,16 @@ struct Args {
     /// Connections opened at once.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// With --spawn: put a mining-proxy in front of the pool and measure the proxy.
+    #[arg(long)]
+    proxy: bool,
+    /// With --proxy: every share also meets the upstream target and is forwarded.
+    #[arg(long)]
+    forward: bool,
 }
 
 const SPAWN_POOL_KEY: &str = "9cEFRK5yxdVniWatZwLj9fEurt6SkbC7sqQ9VBNzSjwv9t5Wnb8";
+const SPAWN_PROXY_KEY: &str = "9cEPtAX1LMxAUDUC5TAAwaPB5D7nipxiwMyzwMHUj2cmqmHUCx4";
 
 #[derive(Default)]
 struct Totals {
@@ -103,7 +115,11 @@ impl Drop for Spawned {
     }
 }
 
-fn spawn_roles() -> Result<(Spawned, SocketAddr, u32), String> {
+/// The roles started, the address and key to connect to, and the PID to measure.
+fn spawn_roles(
+    proxy: bool,
+    forward: bool,
+) -> Result<(Spawned, SocketAddr, AuthorityPublicKey, u32), String> {
     let dir = std::env::current_exe()
         .map_err(|e| e.to_string())?
         .parent()
@@ -132,7 +148,9 @@ fn spawn_roles() -> Result<(Spawned, SocketAddr, u32), String> {
     let doc = format!(
         "listen_address = \"{pool_addr}\"\nauthority_secret_key = \"jvRuXAe3N2zzAdps41oF4gN82Ft85p48GBPxngwAVqKep9gGu\"\n\
          tp_address = \"{tp_addr}\"\ncoinbase_reward_script = \"raw(51)\"\n\
-         shares_per_minute = 1e12\nshare_batch_size = 10\nmax_connections = 1000000\n"
+         shares_per_minute = {pool_spm}\nshare_batch_size = 10\nmax_connections = 1000000\n",
+        // Behind a proxy that does not forward, a normal target: random nonces never meet it.
+        pool_spm = if proxy && !forward { "6" } else { "1e12" },
     );
     std::fs::write(&config, doc).map_err(|e| e.to_string())?;
     let mut spawned = Spawned(vec![tp]);
@@ -145,7 +163,30 @@ fn spawn_roles() -> Result<(Spawned, SocketAddr, u32), String> {
         .map_err(|e| format!("pool (build it with --release too): {e}"))?;
     let pid = pool.id();
     spawned.0.push(pool);
-    Ok((spawned, pool_addr, pid))
+    let key = |k: &str| k.parse::<AuthorityPublicKey>().map_err(|e| e.to_string());
+    if !proxy {
+        return Ok((spawned, pool_addr, key(SPAWN_POOL_KEY)?, pid));
+    }
+    let proxy_addr = free()?;
+    let config = std::env::temp_dir().join(format!("sv2-load-proxy-{}.toml", std::process::id()));
+    let doc = format!(
+        "listen_address = \"{proxy_addr}\"\nauthority_secret_key = \"23iLJXBSJ8cmw19feDK4r1hKjWJ51vrDB1oJZoXDQLTEyhJGyq\"\n\
+         shares_per_minute = 1e12\nshare_batch_size = 10\nmax_connections = 1000000\n\
+         [[upstreams]]\naddress = \"{}\"\nport = {}\nauthority_pubkey = \"{SPAWN_POOL_KEY}\"\n",
+        pool_addr.ip(),
+        pool_addr.port()
+    );
+    std::fs::write(&config, doc).map_err(|e| e.to_string())?;
+    let proxy = Command::new(dir.join("mining-proxy"))
+        .arg("-c")
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("mining-proxy (build it with --release too): {e}"))?;
+    let pid = proxy.id();
+    spawned.0.push(proxy);
+    Ok((spawned, proxy_addr, key(SPAWN_PROXY_KEY)?, pid))
 }
 
 struct Client {
@@ -358,13 +399,8 @@ fn pct(v: &mut [u32], p: f64) -> f64 {
 async fn main() {
     let a = Args::parse();
     let (spawned, addr, key, pid) = if a.spawn {
-        match spawn_roles() {
-            Ok((s, addr, pid)) => (
-                Some(s),
-                addr,
-                SPAWN_POOL_KEY.parse().expect("valid key"),
-                Some(pid),
-            ),
+        match spawn_roles(a.proxy, a.forward) {
+            Ok((s, addr, key, pid)) => (Some(s), addr, key, Some(pid)),
             Err(e) => {
                 eprintln!("sv2-load: {e}");
                 std::process::exit(1);
@@ -387,6 +423,7 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss0 = pid.and_then(proc_rss_kb);
+    let measured = if a.proxy { "proxy" } else { "pool" };
     println!(
         "opening {} {:?} connections to {addr}",
         a.connections, a.channel
@@ -428,7 +465,7 @@ async fn main() {
     let rss1 = pid.and_then(proc_rss_kb);
     if let (Some(a0), Some(a1)) = (rss0, rss1) {
         println!(
-            "pool memory: {} kB before, {} kB with {} idle connections: {:.1} kB per connection",
+            "{measured} memory: {} kB before, {} kB with {} idle connections: {:.1} kB per connection",
             a0,
             a1,
             clients.len(),
@@ -475,7 +512,7 @@ async fn main() {
         let hz = 100.0; // USER_HZ on Linux
         let cpu_s = (c1 - c0) as f64 / hz;
         println!(
-            "pool CPU: {:.0}% of one core; {:.2} us per answered share",
+            "{measured} CPU: {:.0}% of one core; {:.2} us per answered share",
             100.0 * cpu_s / wall,
             1e6 * cpu_s / answered_at_end.max(1) as f64
         );
