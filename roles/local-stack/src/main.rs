@@ -4,10 +4,10 @@
 
 use clap::Parser;
 use mining_device::{ChannelKind, Device, DeviceConfig};
-use noise_sv2::AuthoritySecretKey;
-use pool_sv2::config::PoolConfig;
 use mining_proxy_sv2::config::ProxyConfig;
 use mining_proxy_sv2::MiningProxy;
+use noise_sv2::AuthoritySecretKey;
+use pool_sv2::config::PoolConfig;
 use pool_sv2::Pool;
 use roles_utils::upstream::UpstreamConfig;
 use std::str::FromStr;
@@ -112,7 +112,12 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 ChannelKind::Extended
             };
-            start(pool.local_addr(), pool_key, kind, format!("local.device{i}"))
+            start(
+                pool.local_addr(),
+                pool_key,
+                kind,
+                format!("local.device{i}"),
+            )
         })
         .collect();
     devices.extend((0..a.proxied_devices).map(|i| {
@@ -121,7 +126,12 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         } else {
             ChannelKind::Extended
         };
-        start(proxy.local_addr(), proxy_key, kind, format!("proxied.device{i}"))
+        start(
+            proxy.local_addr(),
+            proxy_key,
+            kind,
+            format!("proxied.device{i}"),
+        )
     }));
     let proxy_stats = proxy.stats();
     let stats: Vec<_> = devices.iter().map(|d| d.stats()).collect();
