@@ -57,10 +57,14 @@ pub enum ServerEvent {
     ShareAccepted {
         worker: String,
         job_id: String,
+        extranonce2: Vec<u8>,
         header: [u8; 80],
         hash: [u8; 32],
         difficulty: f64,
         job_difficulty: f64,
+        /// Set when the share met the forward target ([`Server::set_forward_target`]): it
+        /// has not been answered; [`Server::answer_held`] answers it with this id.
+        held: Option<Id>,
     },
     ShareRejected {
         worker: String,
@@ -96,6 +100,7 @@ pub struct Server {
     seen: HashSet<(String, Vec<u8>, u32, u32, u32)>,
     extranonce_subscribed: bool,
     subscription_id: String,
+    forward_target: Option<[u8; 32]>,
 }
 
 impl Server {
@@ -111,6 +116,7 @@ impl Server {
             seen: HashSet::new(),
             extranonce_subscribed: false,
             subscription_id,
+            forward_target: None,
         }
     }
 
@@ -141,6 +147,21 @@ impl Server {
     }
     pub fn current_job(&self) -> Option<&Notify> {
         self.jobs.back().map(|j| &j.notify)
+    }
+
+    /// For a translator or proxy: shares whose hash meets `target` (little-endian) are not
+    /// answered at once; they are reported with `held` set and answered by
+    /// [`Server::answer_held`] when the upstream has judged them, so the miner hears the truth.
+    pub fn set_forward_target(&mut self, target: Option<[u8; 32]>) {
+        self.forward_target = target;
+    }
+
+    /// The answer to a held share: `true`, or the error (code and message) to report.
+    pub fn answer_held(&mut self, id: Id, result: Result<(), (i64, &str)>) -> String {
+        match result {
+            Ok(()) => Message::response(id, json!(true)).to_line(),
+            Err((code, reason)) => Message::error(id, code, reason).to_line(),
+        }
     }
 
     /// Revoke a worker (e.g. when the application's own check fails).
@@ -380,15 +401,23 @@ impl Server {
             return Self::reject(out, id, &s, codes::LOW_DIFFICULTY, "Low difficulty share");
         }
         self.seen.insert(key);
-        Self::respond(out, id, json!(true));
+        let held = match &self.forward_target {
+            Some(t) if share::meets_target(&hash, t) => Some(id),
+            _ => {
+                Self::respond(out, id, json!(true));
+                None
+            }
+        };
         let share_difficulty = share::difficulty_of_hash(&hash);
         out.events.push(ServerEvent::ShareAccepted {
             worker: s.worker,
             job_id: s.job_id,
+            extranonce2: s.extranonce2,
             header,
             hash,
             difficulty: share_difficulty,
             job_difficulty: difficulty,
+            held,
         });
     }
 }

@@ -235,3 +235,47 @@ fn client_answers_get_version_and_tracks_notifications() {
     let (ev, _) = c.handle_line(r#"{"id":999,"result":true,"error":null}"#);
     assert!(ev.is_empty());
 }
+
+/// A translator holds the shares it forwards and answers them with the upstream's verdict.
+#[test]
+fn shares_meeting_the_forward_target_wait_for_their_answer() {
+    let (mut server, mut client) = session(1e-6);
+    // About one share in 16 meets a target 16 times harder.
+    server.set_forward_target(Some(target_from_difficulty(16e-6)));
+    let mut nonce = 0;
+    let (mut local, mut held) = (0, Vec::new());
+    while held.len() < 2 {
+        let s = mine(&client, nonce, true);
+        nonce = s.nonce + 1;
+        let out = server.handle_line(&client.submit(s));
+        match &out.events[..] {
+            [ServerEvent::ShareAccepted {
+                held: Some(id),
+                extranonce2,
+                ..
+            }] => {
+                assert!(out.lines.is_empty(), "no answer before the upstream's");
+                assert_eq!(extranonce2.len(), 4);
+                held.push(id.clone());
+            }
+            [ServerEvent::ShareAccepted { held: None, .. }] => {
+                local += 1;
+                for l in &out.lines {
+                    client.handle_line(l);
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(local > 0);
+    let ok = server.answer_held(held[0].clone(), Ok(()));
+    assert!(matches!(
+        &client.handle_line(&ok).0[..],
+        [ClientEvent::ShareResult { accepted: true, .. }]
+    ));
+    let refused = server.answer_held(held[1].clone(), Err((codes::JOB_NOT_FOUND, "stale-share")));
+    assert!(matches!(
+        &client.handle_line(&refused).0[..],
+        [ClientEvent::ShareResult { accepted: false, error: Some(e), .. }] if e.code == codes::JOB_NOT_FOUND
+    ));
+}

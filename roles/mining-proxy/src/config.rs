@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 pub const DEFAULT_CONFIG: &str = r#"# Stratum V2 mining proxy configuration.
 
 # Where devices (and downstream proxies) connect (noise-encrypted Sv2).
-listen_address = "127.0.0.1:34255"
+listen_address = "127.0.0.1:34256"
 
 # The proxy's own authority key pair, which signs its noise certificates; devices check the
 # public key. THESE DEFAULT KEYS ARE PUBLIC: generate your own with `sv2 keygen` before
@@ -152,7 +152,7 @@ mod tests {
     #[test]
     fn the_default_parses() {
         let c = ProxyConfig::default_config();
-        assert_eq!(c.listen_address.port(), 34255);
+        assert_eq!(c.listen_address.port(), 34256);
         assert_eq!(c.upstreams.len(), 1);
         assert_eq!(c.upstreams[0].endpoint(), "127.0.0.1:34254");
         assert!(c.upstreams[0].authority().unwrap().is_some());

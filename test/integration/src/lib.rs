@@ -239,3 +239,207 @@ impl TestClient {
         self.work.clone().unwrap()
     }
 }
+
+/// A translator on free ports in front of `pool`, with an easy first difficulty.
+pub fn translator_config(
+    pool: SocketAddr,
+    key: AuthorityPublicKey,
+    min_hashrate: f64,
+) -> translator_sv2::config::TranslatorConfig {
+    let mut cfg = translator_sv2::config::TranslatorConfig::default_config();
+    cfg.downstream_address = "127.0.0.1".into();
+    cfg.downstream_port = 0;
+    cfg.metrics_address = Some("127.0.0.1:0".parse().unwrap());
+    cfg.retry_primary_sec = 1;
+    cfg.downstream_difficulty_config
+        .min_individual_miner_hashrate = min_hashrate;
+    cfg.downstream_difficulty_config.shares_per_minute = 60.0;
+    cfg.upstreams = vec![roles_utils::upstream::UpstreamConfig {
+        address: pool.ip().to_string(),
+        port: pool.port(),
+        authority_pubkey: Some(key.to_base58()),
+        priority: 0,
+    }];
+    cfg
+}
+
+/// An Sv1 miner driven by the test, on our Sv1 library.
+pub struct Sv1Miner {
+    rd: tokio::net::tcp::OwnedReadHalf,
+    wr: tokio::net::tcp::OwnedWriteHalf,
+    reader: sv1_api::LineReader,
+    pub client: sv1_api::client::Client,
+    events: std::collections::VecDeque<sv1_api::client::ClientEvent>,
+    extranonce2: u64,
+    /// Every line received, as sent.
+    pub lines: Vec<String>,
+}
+
+impl Sv1Miner {
+    pub async fn connect(addr: SocketAddr) -> Sv1Miner {
+        let s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (rd, wr) = s.into_split();
+        Sv1Miner {
+            rd,
+            wr,
+            reader: sv1_api::LineReader::new(sv1_api::DEFAULT_MAX_LINE),
+            client: sv1_api::client::Client::new("test-sv1/1.0"),
+            events: Default::default(),
+            extranonce2: 0,
+            lines: Vec::new(),
+        }
+    }
+
+    pub async fn send(&mut self, line: &str) {
+        use tokio::io::AsyncWriteExt;
+        self.wr.write_all(line.as_bytes()).await.expect("write");
+    }
+
+    /// Read one chunk (waiting at most `wait`); false if nothing came.
+    async fn read_some(&mut self, wait: Duration) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 4096];
+        let n = match tokio::time::timeout(wait, self.rd.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => panic!("the translator closed the connection"),
+            Ok(Ok(n)) => n,
+        };
+        self.reader.push(&buf[..n]);
+        while let Ok(Some(line)) = self.reader.next_line() {
+            if self.lines.len() < 1000 {
+                self.lines.push(line.clone());
+            }
+            let (events, answers) = self.client.handle_line(&line);
+            for a in answers {
+                self.send(&a).await;
+            }
+            self.events.extend(events);
+        }
+        true
+    }
+
+    /// The next event, waiting up to 30 s.
+    pub async fn next_event(&mut self) -> sv1_api::client::ClientEvent {
+        within("an Sv1 message", Duration::from_secs(30), async {
+            loop {
+                if let Some(e) = self.events.pop_front() {
+                    return e;
+                }
+                self.read_some(Duration::from_secs(30)).await;
+            }
+        })
+        .await
+    }
+
+    /// Whether anything arrives within `wait`.
+    pub async fn silent_for(&mut self, wait: Duration) -> bool {
+        self.events.is_empty() && !self.read_some(wait).await
+    }
+
+    /// Events until one matches.
+    pub async fn until(
+        &mut self,
+        mut f: impl FnMut(&sv1_api::client::ClientEvent) -> bool,
+    ) -> sv1_api::client::ClientEvent {
+        loop {
+            let e = self.next_event().await;
+            if f(&e) {
+                return e;
+            }
+        }
+    }
+
+    /// configure (when rolling), subscribe, authorize; returns once there is a job.
+    pub async fn handshake(&mut self, worker: &str, version_rolling: bool) {
+        use sv1_api::client::ClientEvent;
+        if version_rolling {
+            let l = self.client.configure(Some(0x1fff_e000), Some(2));
+            self.send(&l).await;
+        }
+        let l = self.client.subscribe();
+        self.send(&l).await;
+        let l = self.client.authorize(worker, "x");
+        self.send(&l).await;
+        self.until(|e| matches!(e, ClientEvent::Authorized { ok: true, .. }))
+            .await;
+        while self.client.current_job().is_none() {
+            self.next_event().await;
+        }
+    }
+
+    /// A share for the current job: one that meets `target` (or misses it when `!meets`).
+    pub fn find_share(&mut self, worker: &str, target: &[u8; 32], meets: bool) -> sv1_api::Submit {
+        let job = self.client.current_job().expect("a job").clone();
+        let (en1, size) = self.client.extranonce().expect("subscribed");
+        let en1 = en1.to_vec();
+        self.extranonce2 += 1;
+        let mut en2 = self.extranonce2.to_le_bytes().to_vec();
+        en2.resize(size, 0);
+        let mask = self.client.version_mask();
+        let mut s = sv1_api::Submit {
+            worker: worker.into(),
+            job_id: job.job_id.clone(),
+            extranonce2: en2,
+            ntime: job.ntime,
+            nonce: 0,
+            version_bits: mask.map(|m| 0x0000_4000 & m),
+        };
+        let mut h = sv1_api::share::header(&job, &en1, &s, mask.unwrap_or(0));
+        for nonce in 0..=u32::MAX {
+            h[76..80].copy_from_slice(&nonce.to_le_bytes());
+            if sv1_api::share::meets_target(&sv1_api::share::sha256d(&h), target) == meets {
+                s.nonce = nonce;
+                return s;
+            }
+        }
+        panic!("no nonce")
+    }
+
+    /// Submit and wait for the answer: (accepted, error code).
+    pub async fn submit(&mut self, s: sv1_api::Submit) -> (bool, Option<i64>) {
+        use sv1_api::client::ClientEvent;
+        let l = self.client.submit(s);
+        self.send(&l).await;
+        match self
+            .until(|e| matches!(e, ClientEvent::ShareResult { .. }))
+            .await
+        {
+            ClientEvent::ShareResult {
+                accepted, error, ..
+            } => (accepted, error.map(|e| e.code)),
+            _ => unreachable!(),
+        }
+    }
+
+    /// Mine at the current target for `duration` (or until `stop`), submitting what is found.
+    /// Returns (accepted, rejected).
+    pub async fn mine(&mut self, worker: &str, duration: Duration) -> (u64, u64) {
+        let until = Instant::now() + duration;
+        let (mut ok, mut bad) = (0, 0);
+        while Instant::now() < until {
+            // Take in what arrived (jobs, difficulty) before each share.
+            while self.read_some(Duration::from_millis(1)).await {}
+            self.events.clear();
+            let t = self.client.target();
+            let s = tokio::task::block_in_place(|| self.find_share(worker, &t, true));
+            match self.submit(s).await {
+                (true, _) => ok += 1,
+                _ => bad += 1,
+            }
+        }
+        (ok, bad)
+    }
+}
+
+/// GET /metrics from `addr`.
+pub async fn scrape(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("metrics");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.expect("read");
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    body
+}

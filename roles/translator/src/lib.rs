@@ -1,0 +1,412 @@
+//! # translator_sv2
+//!
+//! The translator: Stratum V1 miners connect to it; it keeps one encrypted extended channel
+//! to the best of its Sv2 upstreams (pools or proxies) and turns that channel's jobs into
+//! `mining.notify`.
+//!
+//! * Extranonces: the upstream's extranonce prefix goes into `coinb1`, and each miner gets a
+//!   3-byte extranonce1 of its own and `downstream_extranonce2_size` bytes to roll. A new
+//!   upstream after failover therefore changes nothing the miner was told.
+//! * Shares are checked here against each miner's difficulty (vardiff). Those that also meet
+//!   the upstream target go upstream as `SubmitSharesExtended`, and the miner's answer waits
+//!   for the pool's: a share the pool refuses (a job it has retired) is never reported
+//!   accepted.
+//! * Lines a miner sends before the first upstream channel opens stay unread in its socket and
+//!   are answered as soon as it opens.
+//! * Per-worker metrics in the Prometheus text format ([`metrics`]).
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), String> {
+//! let cfg = translator_sv2::config::TranslatorConfig::default_config();
+//! let t = translator_sv2::Translator::start(cfg).await?;
+//! println!("Sv1 miners connect to {}", t.local_addr());
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod metrics;
+mod miner;
+
+use config::{TranslatorConfig, MINER_ID_BYTES};
+use metrics::Registry;
+use mining_sv2::{NewExtendedMiningJob, SetNewPrevHash};
+use roles_logic_sv2::extranonce::ExtranonceAllocator;
+use roles_logic_sv2::target::Target;
+use roles_utils::lock;
+use roles_utils::upstream::{self, ChannelRequest, UpstreamCommand, UpstreamEvent};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use sv1_api::Notify;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinSet;
+
+/// Counters for tests and logs.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub miners: AtomicUsize,
+    /// Shares that passed the translator's checks.
+    pub shares_accepted: AtomicU64,
+    /// Shares the translator refused itself (never forwarded).
+    pub shares_rejected: AtomicU64,
+    pub shares_forwarded: AtomicU64,
+    pub upstream_accepted: AtomicU64,
+    pub upstream_rejected: AtomicU64,
+    pub upstream_channels_opened: AtomicU64,
+    pub upstream_up: AtomicBool,
+}
+
+/// The upstream channel as the miners' side needs it.
+#[derive(Debug, Clone)]
+struct Link {
+    generation: u64,
+    /// Zero bytes between the upstream's prefix and the miner's extranonce1.
+    pad: usize,
+    /// Upstream prefix and pad: the end of every `coinb1`.
+    job_prefix: Vec<u8>,
+    version_rolling: bool,
+}
+
+#[derive(Debug, Default)]
+struct JobState {
+    link: Option<Link>,
+    /// The current link's jobs, by upstream job id.
+    jobs: BTreeMap<u32, NewExtendedMiningJob<'static>>,
+    prev: Option<SetNewPrevHash>,
+    /// The job miners mine now.
+    current: Option<Arc<Notify>>,
+    upstream_target: Option<Target>,
+}
+
+/// What every miner task hears about.
+#[derive(Debug, Clone)]
+enum MinerUpdate {
+    Notify(Arc<Notify>),
+    UpstreamTarget(Target),
+}
+
+/// Where the pool's answer to a forwarded share goes.
+#[derive(Debug)]
+struct Route {
+    reply: mpsc::Sender<Answer>,
+    id: sv1_api::Id,
+    worker: String,
+    difficulty: f64,
+}
+
+/// The pool's answer, for one miner task.
+#[derive(Debug)]
+struct Answer {
+    id: sv1_api::Id,
+    worker: String,
+    difficulty: f64,
+    result: Result<(), String>,
+}
+
+struct Shared {
+    cfg: TranslatorConfig,
+    state: Mutex<JobState>,
+    updates: broadcast::Sender<MinerUpdate>,
+    upstream: mpsc::Sender<UpstreamCommand<Route>>,
+    /// Whether an upstream channel is open.
+    up: watch::Sender<bool>,
+    ids: Mutex<ExtranonceAllocator>,
+    registry: Arc<Registry>,
+    /// Last difficulty of each worker name, for miners that reconnect.
+    last_difficulty: Mutex<HashMap<String, f64>>,
+    stats: Arc<Stats>,
+}
+
+/// A running translator; dropping it (or [`Translator::shutdown`]) stops it.
+pub struct Translator {
+    local_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    tasks: JoinSet<()>,
+}
+
+/// Sv1 job ids: the upstream link and its job id, so a share goes back to the right link.
+fn job_key(generation: u64, job_id: u32) -> u64 {
+    (generation << 32) | job_id as u64
+}
+
+impl Translator {
+    /// Bind the Sv1 listener (and metrics endpoint) and start; the upstream channel opens in
+    /// the background and reopens, with failover, for as long as the translator runs.
+    pub async fn start(cfg: TranslatorConfig) -> Result<Translator, String> {
+        cfg.check()?;
+        let upstreams = upstream::ordered(&cfg.upstreams)?;
+        let listen = format!("{}:{}", cfg.downstream_address, cfg.downstream_port);
+        let listener = TcpListener::bind(&listen)
+            .await
+            .map_err(|e| format!("{listen}: {e}"))?;
+        let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let en2 = cfg.downstream_extranonce2_size as usize;
+        let registry = Arc::new(Registry::new(
+            &upstreams.iter().map(|u| u.endpoint()).collect::<Vec<_>>(),
+        ));
+        let mut tasks = JoinSet::new();
+        let metrics_addr = match cfg.metrics_address {
+            Some(a) => {
+                let l = TcpListener::bind(a)
+                    .await
+                    .map_err(|e| format!("metrics_address {a}: {e}"))?;
+                let addr = l.local_addr().map_err(|e| e.to_string())?;
+                tasks.spawn(metrics::serve(l, registry.clone()));
+                Some(addr)
+            }
+            None => None,
+        };
+        let (commands_tx, commands_rx) = mpsc::channel(4096);
+        let (events_tx, events_rx) = mpsc::channel(4096);
+        let request = ChannelRequest {
+            user_identity: cfg.user_identity.clone(),
+            min_extranonce_size: (MINER_ID_BYTES + en2) as u16,
+            // Sv1 miners may or may not roll versions; both work on any upstream.
+            flags: 0,
+            retry_primary: Duration::from_secs(cfg.retry_primary_sec.max(1)),
+            ..ChannelRequest::default()
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(JobState::default()),
+            updates: broadcast::channel(64).0,
+            upstream: commands_tx,
+            up: watch::channel(false).0,
+            ids: Mutex::new(
+                ExtranonceAllocator::new(vec![], MINER_ID_BYTES + en2, MINER_ID_BYTES)
+                    .map_err(|e| format!("downstream_extranonce2_size: {e}"))?,
+            ),
+            registry,
+            last_difficulty: Mutex::new(HashMap::new()),
+            stats: Arc::new(Stats::default()),
+            cfg,
+        });
+        tasks.spawn(upstream::run_upstreams(
+            upstreams,
+            request,
+            events_tx,
+            commands_rx,
+        ));
+        tasks.spawn(upstream_events(shared.clone(), events_rx));
+        tasks.spawn(accept_loop(listener, shared.clone()));
+        tracing::info!(address = %local_addr, ?metrics_addr, "translator listening for Sv1 miners");
+        Ok(Translator {
+            local_addr,
+            metrics_addr,
+            shared,
+            tasks,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Where GET /metrics is served, when configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    pub fn stats(&self) -> Arc<Stats> {
+        self.shared.stats.clone()
+    }
+
+    pub fn registry(&self) -> Arc<Registry> {
+        self.shared.registry.clone()
+    }
+
+    /// Stop serving and close every connection.
+    pub fn shutdown(mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+/// The `mining.notify` for `job` on tip `prev`.
+fn notify(
+    job: &NewExtendedMiningJob<'_>,
+    link: &Link,
+    prev: &SetNewPrevHash,
+    ntime: u32,
+    clean_jobs: bool,
+) -> Notify {
+    let mut coinb1 = job.coinbase_tx_prefix.as_bytes().to_vec();
+    coinb1.extend_from_slice(&link.job_prefix);
+    Notify {
+        job_id: format!("{:x}", job_key(link.generation, job.job_id)),
+        prev_hash: sv1_api::share::prev_hash_stratum_order(&prev.prev_hash.0),
+        coinb1,
+        coinb2: job.coinbase_tx_suffix.as_bytes().to_vec(),
+        merkle_branch: job.merkle_path.iter().map(|h| h.0).collect(),
+        version: job.version,
+        nbits: prev.nbits,
+        ntime,
+        clean_jobs,
+    }
+}
+
+/// Apply what happens upstream: jobs become notifications for every miner.
+async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEvent<Route>>) {
+    let ours = MINER_ID_BYTES + shared.cfg.downstream_extranonce2_size as usize;
+    while let Some(e) = rx.recv().await {
+        match e {
+            UpstreamEvent::Up(info) => {
+                let pad = info.extranonce_size.saturating_sub(ours);
+                let mut job_prefix = info.extranonce_prefix.clone();
+                job_prefix.resize(job_prefix.len() + pad, 0);
+                {
+                    let mut st = lock(&shared.state);
+                    st.link = Some(Link {
+                        generation: info.generation,
+                        pad,
+                        job_prefix,
+                        version_rolling: info.version_rolling(),
+                    });
+                    st.jobs.clear();
+                    st.prev = None;
+                    st.upstream_target = Some(info.target);
+                }
+                let _ = shared
+                    .updates
+                    .send(MinerUpdate::UpstreamTarget(info.target));
+                shared.registry.set_upstream_up(&info.endpoint, true);
+                shared
+                    .stats
+                    .upstream_channels_opened
+                    .fetch_add(1, Ordering::Relaxed);
+                shared.stats.upstream_up.store(true, Ordering::Relaxed);
+                shared.up.send_replace(true);
+            }
+            UpstreamEvent::Down {
+                generation,
+                endpoint,
+                ..
+            } => {
+                let mut st = lock(&shared.state);
+                if st.link.as_ref().map(|l| l.generation) == Some(generation) {
+                    st.link = None;
+                    st.jobs.clear();
+                    st.prev = None;
+                    shared.stats.upstream_up.store(false, Ordering::Relaxed);
+                }
+                drop(st);
+                shared.registry.set_upstream_up(&endpoint, false);
+                // Miners stay connected on their last job until the next channel's first.
+            }
+            UpstreamEvent::NewExtendedMiningJob { generation, job } => {
+                let mut st = lock(&shared.state);
+                let Some(link) = st.link.clone().filter(|l| l.generation == generation) else {
+                    continue;
+                };
+                let active = match (job.min_ntime, &st.prev) {
+                    (Some(t), Some(p)) => Some(notify(&job, &link, p, t, false)),
+                    _ => None,
+                };
+                st.jobs.insert(job.job_id, job);
+                while st.jobs.len() > 32 {
+                    st.jobs.pop_first();
+                }
+                if let Some(n) = active {
+                    let n = Arc::new(n);
+                    st.current = Some(n.clone());
+                    drop(st);
+                    let _ = shared.updates.send(MinerUpdate::Notify(n));
+                }
+            }
+            UpstreamEvent::SetNewPrevHash { generation, prev } => {
+                let mut st = lock(&shared.state);
+                let Some(link) = st.link.clone().filter(|l| l.generation == generation) else {
+                    continue;
+                };
+                let Some(job) = st.jobs.get(&prev.job_id) else {
+                    tracing::warn!(job_id = prev.job_id, "SetNewPrevHash for an unknown job");
+                    continue;
+                };
+                let n = Arc::new(notify(job, &link, &prev, prev.min_ntime, true));
+                st.jobs.retain(|&id, _| id >= prev.job_id);
+                st.prev = Some(prev);
+                st.current = Some(n.clone());
+                drop(st);
+                let _ = shared.updates.send(MinerUpdate::Notify(n));
+            }
+            UpstreamEvent::SetTarget { generation, target } => {
+                let mut st = lock(&shared.state);
+                if st.link.as_ref().map(|l| l.generation) != Some(generation) {
+                    continue;
+                }
+                st.upstream_target = Some(target);
+                drop(st);
+                let _ = shared.updates.send(MinerUpdate::UpstreamTarget(target));
+            }
+            UpstreamEvent::SetExtranoncePrefix { generation, prefix } => {
+                let mut st = lock(&shared.state);
+                if let Some(l) = st.link.as_mut().filter(|l| l.generation == generation) {
+                    let total = l.job_prefix.len() + ours;
+                    match total.checked_sub(prefix.len() + ours) {
+                        Some(pad) => {
+                            l.pad = pad;
+                            l.job_prefix = prefix;
+                            l.job_prefix.resize(l.job_prefix.len() + pad, 0);
+                        }
+                        None => tracing::error!(
+                            "upstream SetExtranoncePrefix leaves fewer than {ours} bytes; ignored"
+                        ),
+                    }
+                }
+            }
+            UpstreamEvent::ShareResult { route, result } => {
+                let counter = if result.is_ok() {
+                    &shared.stats.upstream_accepted
+                } else {
+                    &shared.stats.upstream_rejected
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                let a = Answer {
+                    id: route.id,
+                    worker: route.worker,
+                    difficulty: route.difficulty,
+                    result,
+                };
+                // Never wait on one slow miner here: every answer passes here.
+                if let Err(mpsc::error::TrySendError::Full(a)) = route.reply.try_send(a) {
+                    let reply = route.reply.clone();
+                    tokio::spawn(async move {
+                        let _ = reply.send(a).await;
+                    });
+                }
+            }
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if shared.stats.miners.load(Ordering::Relaxed) >= shared.cfg.max_connections {
+            tracing::warn!(%peer, "max_connections reached; refusing");
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            shared.stats.miners.fetch_add(1, Ordering::Relaxed);
+            miner::serve(stream, peer, &shared).await;
+            shared.stats.miners.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+/// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
