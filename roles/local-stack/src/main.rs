@@ -3,6 +3,7 @@
 //! encrypted Sv2 connections, with a live summary.
 
 use clap::Parser;
+use mining_device::sv1::Sv1Device;
 use mining_device::{ChannelKind, Device, DeviceConfig};
 use mining_proxy_sv2::config::ProxyConfig;
 use mining_proxy_sv2::MiningProxy;
@@ -14,6 +15,8 @@ use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use template_provider::{TemplateProvider, TpEvent};
+use translator_sv2::config::TranslatorConfig;
+use translator_sv2::Translator;
 
 /// Development key of the local template provider (public: never use it elsewhere).
 const TP_SECRET_KEY: &str = "2ZeiGcThzCtWLmFbZZNTnPyPkyKsAhLqEmeuY5wnHv2fgUHuDg";
@@ -32,6 +35,9 @@ struct Args {
     /// extended channels.
     #[arg(long, default_value_t = 2)]
     proxied_devices: usize,
+    /// Stratum V1 miners behind the translator.
+    #[arg(long, default_value_t = 1)]
+    sv1_miners: usize,
     /// Hashing threads per device.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -86,6 +92,16 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     }];
     let proxy_key = pcfg.authority()?.public_key();
     let proxy = MiningProxy::start(pcfg).await?;
+    let mut tcfg = TranslatorConfig::default_config();
+    tcfg.downstream_address = "127.0.0.1".into();
+    tcfg.downstream_port = 0;
+    tcfg.metrics_address = Some("127.0.0.1:0".parse()?);
+    tcfg.downstream_difficulty_config
+        .min_individual_miner_hashrate = 1e6;
+    tcfg.downstream_difficulty_config.shares_per_minute = 20.0;
+    tcfg.upstreams[0].address = pool.local_addr().ip().to_string();
+    tcfg.upstreams[0].port = pool.local_addr().port();
+    let translator = Translator::start(tcfg).await?;
     println!(
         "template provider {} (noise) -> pool {} (noise, authority {}) -> {} devices",
         tp.local_addr(),
@@ -98,6 +114,12 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         proxy.local_addr(),
         proxy_key.to_base58(),
         a.proxied_devices
+    );
+    println!(
+        "                                  pool -> translator {} (Stratum V1, metrics http://{}/metrics) -> {} Sv1 miners",
+        translator.local_addr(),
+        translator.metrics_addr().map_or("-".into(), |m| m.to_string()),
+        a.sv1_miners
     );
     let start = |addr, key, kind, name: String| {
         let mut c = DeviceConfig::new(addr, Some(key), kind);
@@ -134,7 +156,15 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         )
     }));
     let proxy_stats = proxy.stats();
-    let stats: Vec<_> = devices.iter().map(|d| d.stats()).collect();
+    let sv1: Vec<Sv1Device> = (0..a.sv1_miners)
+        .map(|i| Sv1Device::start(translator.local_addr(), format!("sv1.miner{i}"), true))
+        .collect();
+    let translator_stats = translator.stats();
+    let stats: Vec<_> = devices
+        .iter()
+        .map(|d| d.stats())
+        .chain(sv1.iter().map(|d| d.stats()))
+        .collect();
     let pool_stats = pool.stats();
     let mut blocks = tp.subscribe();
     let started = Instant::now();
@@ -165,7 +195,7 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
                 last = (Instant::now(), hashes);
                 let connected = stats.iter().filter(|s| s.connected.load(Ordering::Relaxed)).count();
                 println!(
-                    "[{:>4}s] {:.2} MH/s  devices {}/{}  pool shares accepted {} rejected {}  proxy shares checked {} forwarded {}  blocks {}",
+                    "[{:>4}s] {:.2} MH/s  devices {}/{}  pool shares accepted {} rejected {}  proxy checked {} forwarded {}  translator checked {} forwarded {}  blocks {}",
                     started.elapsed().as_secs(),
                     rate / 1e6,
                     connected,
@@ -174,6 +204,8 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
                     pool_stats.shares_rejected.load(Ordering::Relaxed),
                     proxy_stats.shares_accepted.load(Ordering::Relaxed),
                     proxy_stats.shares_forwarded.load(Ordering::Relaxed),
+                    translator_stats.shares_accepted.load(Ordering::Relaxed),
+                    translator_stats.shares_forwarded.load(Ordering::Relaxed),
                     found,
                 );
             }
@@ -187,6 +219,8 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         tp.height()
     );
     drop(devices);
+    drop(sv1);
+    translator.shutdown();
     proxy.shutdown();
     pool.shutdown();
     tp.shutdown();

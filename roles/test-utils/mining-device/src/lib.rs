@@ -18,6 +18,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod sv1;
+
 use binary_sv2::U256;
 use const_sv2::{mining_flags, PROTOCOL_MINING};
 use mining_sv2::{OpenExtendedMiningChannel, OpenStandardMiningChannel};
