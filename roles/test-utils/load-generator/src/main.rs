@@ -18,6 +18,10 @@ use binary_sv2::{Str0255, U256};
 use clap::{Parser, ValueEnum};
 use common_messages_sv2::SetupConnection;
 use const_sv2::{mining_flags, PROTOCOL_MINING, SV2_PROTOCOL_VERSION};
+use load_generator::{
+    free_addr, pct, proc_cpu_ticks, proc_rss_kb, spawn_tp_and_pool, spawn_with_config, Spawned,
+    SPAWN_POOL_KEY,
+};
 use mining_sv2::{OpenExtendedMiningChannel, OpenStandardMiningChannel};
 use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
 use noise_sv2::AuthorityPublicKey;
@@ -25,7 +29,6 @@ use roles_logic_sv2::mining_client::ClientChannel;
 use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, Mining};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -76,7 +79,6 @@ struct Args {
     forward: bool,
 }
 
-const SPAWN_POOL_KEY: &str = "9cEFRK5yxdVniWatZwLj9fEurt6SkbC7sqQ9VBNzSjwv9t5Wnb8";
 const SPAWN_PROXY_KEY: &str = "9cEPtAX1LMxAUDUC5TAAwaPB5D7nipxiwMyzwMHUj2cmqmHUCx4";
 
 #[derive(Default)]
@@ -87,88 +89,19 @@ struct Totals {
     latencies_us: Mutex<Vec<u32>>,
 }
 
-fn proc_cpu_ticks(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-}
-
-fn proc_rss_kb(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-struct Spawned(Vec<Child>);
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 /// The roles started, the address and key to connect to, and the PID to measure.
 fn spawn_roles(
     proxy: bool,
     forward: bool,
 ) -> Result<(Spawned, SocketAddr, AuthorityPublicKey, u32), String> {
-    let dir = std::env::current_exe()
-        .map_err(|e| e.to_string())?
-        .parent()
-        .ok_or("no executable directory")?
-        .to_path_buf();
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())
-    };
-    let (tp_addr, pool_addr) = (free()?, free()?);
-    let tp = Command::new(dir.join("template-provider"))
-        .args([
-            "--listen",
-            &tp_addr.to_string(),
-            "--block-difficulty",
-            "1e12",
-            "--template-interval",
-            "3600",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("template-provider (build it with --release too): {e}"))?;
-    let config = std::env::temp_dir().join(format!("sv2-load-pool-{}.toml", std::process::id()));
-    let doc = format!(
-        "listen_address = \"{pool_addr}\"\nauthority_secret_key = \"jvRuXAe3N2zzAdps41oF4gN82Ft85p48GBPxngwAVqKep9gGu\"\n\
-         tp_address = \"{tp_addr}\"\ncoinbase_reward_script = \"raw(51)\"\n\
-         shares_per_minute = {pool_spm}\nshare_batch_size = 10\nmax_connections = 1000000\n",
-        // Behind a proxy that does not forward, a normal target: random nonces never meet it.
-        pool_spm = if proxy && !forward { "6" } else { "1e12" },
-    );
-    std::fs::write(&config, doc).map_err(|e| e.to_string())?;
-    let mut spawned = Spawned(vec![tp]);
-    let pool = Command::new(dir.join("pool"))
-        .arg("-c")
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("pool (build it with --release too): {e}"))?;
-    let pid = pool.id();
-    spawned.0.push(pool);
+    // Behind a proxy that does not forward, a normal target: random nonces never meet it.
+    let pool_spm = if proxy && !forward { "6" } else { "1e12" };
+    let (mut spawned, pool_addr, pid) = spawn_tp_and_pool(pool_spm)?;
     let key = |k: &str| k.parse::<AuthorityPublicKey>().map_err(|e| e.to_string());
     if !proxy {
         return Ok((spawned, pool_addr, key(SPAWN_POOL_KEY)?, pid));
     }
-    let proxy_addr = free()?;
-    let config = std::env::temp_dir().join(format!("sv2-load-proxy-{}.toml", std::process::id()));
+    let proxy_addr = free_addr()?;
     let doc = format!(
         "listen_address = \"{proxy_addr}\"\nauthority_secret_key = \"23iLJXBSJ8cmw19feDK4r1hKjWJ51vrDB1oJZoXDQLTEyhJGyq\"\n\
          shares_per_minute = 1e12\nshare_batch_size = 10\nmax_connections = 1000000\n\
@@ -176,14 +109,7 @@ fn spawn_roles(
         pool_addr.ip(),
         pool_addr.port()
     );
-    std::fs::write(&config, doc).map_err(|e| e.to_string())?;
-    let proxy = Command::new(dir.join("mining-proxy"))
-        .arg("-c")
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("mining-proxy (build it with --release too): {e}"))?;
+    let proxy = spawn_with_config("mining-proxy", &doc)?;
     let pid = proxy.id();
     spawned.0.push(proxy);
     Ok((spawned, proxy_addr, key(SPAWN_PROXY_KEY)?, pid))
@@ -385,14 +311,6 @@ async fn drive(mut c: Client, per_sec: f64, until: Instant, totals: Arc<Totals>)
 
 fn rand_fraction(seed: u32) -> f64 {
     (seed.wrapping_mul(2_654_435_761) as f64) / u32::MAX as f64
-}
-
-fn pct(v: &mut [u32], p: f64) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_unstable();
-    v[((v.len() as f64 - 1.0) * p) as usize] as f64 / 1000.0
 }
 
 #[tokio::main]
