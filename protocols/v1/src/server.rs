@@ -11,7 +11,7 @@ use crate::json_rpc::{Id, Message};
 use crate::methods::*;
 use crate::share;
 use serde_json::{json, Value};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Per-connection settings.
 #[derive(Debug, Clone)]
@@ -97,7 +97,9 @@ pub struct Server {
     version_mask: Option<u32>,
     difficulty: f64,
     jobs: VecDeque<Job>,
-    seen: HashSet<(String, Vec<u8>, u32, u32, u32)>,
+    /// Shares seen, by job: 8 bytes of each header hash (the same header is the same work),
+    /// so a miner's duplicate set stays small however many shares it sends.
+    seen: HashMap<String, HashSet<u64>>,
     extranonce_subscribed: bool,
     subscription_id: String,
     forward_target: Option<[u8; 32]>,
@@ -113,7 +115,7 @@ impl Server {
             authorized: HashSet::new(),
             version_mask: None,
             jobs: VecDeque::new(),
-            seen: HashSet::new(),
+            seen: HashMap::new(),
             extranonce_subscribed: false,
             subscription_id,
             forward_target: None,
@@ -177,7 +179,7 @@ impl Server {
         }
         while self.jobs.len() >= self.cfg.max_jobs.max(1) {
             if let Some(old) = self.jobs.pop_front() {
-                self.seen.retain(|k| k.0 != old.notify.job_id);
+                self.seen.remove(&old.notify.job_id);
             }
         }
         let line = ServerMessage::Notify(notify.clone())
@@ -384,23 +386,23 @@ impl Server {
                 return Self::reject(out, id, &s, codes::UNKNOWN, &reason);
             }
         }
-        let key = (
-            s.job_id.clone(),
-            s.extranonce2.clone(),
-            s.ntime,
-            s.nonce,
-            s.version_bits.unwrap_or(0),
-        );
-        if self.seen.contains(&key) {
-            return Self::reject(out, id, &s, codes::DUPLICATE_SHARE, "Duplicate share");
-        }
         let header = share::header(&job.notify, &self.cfg.extranonce1, &s, mask);
         let hash = share::sha256d(&header);
+        let key = u64::from_le_bytes([
+            hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7],
+        ]);
+        if self
+            .seen
+            .get(&s.job_id)
+            .is_some_and(|set| set.contains(&key))
+        {
+            return Self::reject(out, id, &s, codes::DUPLICATE_SHARE, "Duplicate share");
+        }
         let difficulty = job.difficulty.min(self.difficulty);
         if !share::meets_target(&hash, &share::target_from_difficulty(difficulty)) {
             return Self::reject(out, id, &s, codes::LOW_DIFFICULTY, "Low difficulty share");
         }
-        self.seen.insert(key);
+        self.seen.entry(s.job_id.clone()).or_default().insert(key);
         let held = match &self.forward_target {
             Some(t) if share::meets_target(&hash, t) => Some(id),
             _ => {

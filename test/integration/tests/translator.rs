@@ -278,3 +278,31 @@ async fn metrics_report_the_shares_the_miner_counted() {
     assert!(body.contains("translator_upstream_up{upstream=\""));
     assert!(body.contains("translator_build_info{version=\""));
 }
+
+/// A miner that reconnects gets its last difficulty (and the current job) at once, not the
+/// starting difficulty vardiff took it away from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnecting_miner_gets_its_last_difficulty_back() {
+    let (_tp, _pool, t) = stack(1e6, 1e3).await;
+    let mut m = Sv1Miner::connect(t.local_addr()).await;
+    m.handshake("farm.back", true).await;
+    let start = m.client.difficulty();
+    // Far more shares than vardiff aims at: it raises the difficulty within seconds.
+    within("vardiff to raise the difficulty", LONG, async {
+        while m.client.difficulty() <= start {
+            m.mine("farm.back", Duration::from_millis(500)).await;
+        }
+    })
+    .await;
+    let raised = m.client.difficulty();
+    drop(m);
+    let mut again = Sv1Miner::connect(t.local_addr()).await;
+    again.handshake("farm.back", true).await;
+    within("the last difficulty", Duration::from_secs(10), async {
+        while again.client.difficulty() != raised {
+            again.next_event().await;
+        }
+    })
+    .await;
+    assert!(again.client.current_job().is_some());
+}
