@@ -51,11 +51,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    roles_utils::init_tracing("warn");
     let a = Args::parse();
     if let Err(e) = run(a).await {
         eprintln!("local-stack: {e}");

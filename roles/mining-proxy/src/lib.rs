@@ -29,17 +29,19 @@ pub mod config;
 
 use config::{ProxyConfig, CONNECTION_ID_BYTES};
 use const_sv2::mining_flags;
-use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, ResponderConfig, Security};
+use network_helpers_sv2::{Connection, ResponderConfig};
 use noise_sv2::HandshakeKey;
 use roles_logic_sv2::extranonce::ExtranonceAllocator;
 use roles_logic_sv2::job::JobTemplate;
 use roles_logic_sv2::mining_server::{PrevHash, ServerConfig, ServerEvent, Session};
-use roles_utils::downstream::{serve_session, SessionCommand, SessionHooks};
-use roles_utils::feed::JobFeed;
-use roles_utils::lock;
-use roles_utils::upstream::{
-    self, ChannelInfo, ChannelRequest, Submit, UpstreamCommand, UpstreamEvent,
+use roles_utils::downstream::{
+    accept_loop, handshake, serve_session, SessionCommand, SessionHooks,
 };
+use roles_utils::feed::JobFeed;
+use roles_utils::upstream::{
+    self, ChannelInfo, ChannelRequest, ExtranonceSplit, Submit, UpstreamCommand, UpstreamEvent,
+};
+use roles_utils::{lock, send_without_waiting};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -91,11 +93,7 @@ pub enum ProxyEvent {
 #[derive(Debug, Clone)]
 struct Link {
     generation: u64,
-    /// Zero bytes between the upstream's prefix and ours, when the upstream gives more
-    /// extranonce than we split.
-    pad: usize,
-    /// Upstream prefix plus the pad: goes into every job's coinbase prefix.
-    job_prefix: Vec<u8>,
+    split: ExtranonceSplit,
 }
 
 /// Where the upstream's answer to a forwarded share goes.
@@ -190,7 +188,25 @@ impl MiningProxy {
         ));
         tasks.spawn(upstream_events(shared.clone(), events_rx));
         tasks.spawn(report_hashrate(shared.clone()));
-        tasks.spawn(accept_loop(listener, shared.clone(), responder));
+        let (stats, max) = (shared.stats.clone(), shared.cfg.max_connections);
+        let s = shared.clone();
+        tasks.spawn(accept_loop(
+            listener,
+            max,
+            move || stats.connections.load(Ordering::Relaxed),
+            move |stream, peer| {
+                let (shared, responder) = (s.clone(), responder.clone());
+                async move {
+                    let Some(conn) = handshake(stream, responder, peer).await else {
+                        return;
+                    };
+                    shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+                    serve_downstream(&conn, &shared, peer).await;
+                    conn.close();
+                    shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
+                }
+            },
+        ));
         tracing::info!(address = %local_addr, "mining proxy listening");
         Ok(MiningProxy {
             local_addr,
@@ -249,7 +265,7 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
                 if link.generation != generation {
                     continue;
                 }
-                match JobTemplate::from_extended_job(&job, &link.job_prefix, ours) {
+                match JobTemplate::from_extended_job(&job, &link.split.job_prefix, ours) {
                     Ok(mut t) => {
                         t.template_id = template_key(generation, job.job_id);
                         shared.feed.new_template(Arc::new(t));
@@ -281,20 +297,13 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
             }
             UpstreamEvent::SetExtranoncePrefix { generation, prefix } => {
                 let mut link = lock(&shared.link);
-                let Some(l) = link.as_mut().filter(|l| l.generation == generation) else {
-                    continue;
-                };
-                // The whole extranonce keeps its length: what is not prefix is rolled.
-                let total = l.job_prefix.len() + ours;
-                match total.checked_sub(prefix.len() + ours) {
-                    Some(pad) => {
-                        l.pad = pad;
-                        l.job_prefix = prefix;
-                        l.job_prefix.resize(l.job_prefix.len() + pad, 0);
+                if let Some(l) = link.as_mut().filter(|l| l.generation == generation) {
+                    match l.split.with_prefix(&prefix, ours) {
+                        Some(s) => l.split = s,
+                        None => tracing::error!(
+                            "upstream SetExtranoncePrefix leaves fewer than {ours} bytes; ignored"
+                        ),
                     }
-                    None => tracing::error!(
-                        "upstream SetExtranoncePrefix leaves fewer than {ours} bytes; ignored"
-                    ),
                 }
             }
             UpstreamEvent::ShareResult { route, result } => {
@@ -311,25 +320,20 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
                     result,
                 };
                 // Never wait on one slow downstream here: everyone's answers pass here.
-                if let Err(mpsc::error::TrySendError::Full(cmd)) = route.reply.try_send(cmd) {
-                    let reply = route.reply.clone();
-                    tokio::spawn(async move {
-                        let _ = reply.send(cmd).await;
-                    });
-                }
+                send_without_waiting(&route.reply, cmd);
             }
         }
     }
 }
 
 fn on_up(shared: &Shared, info: &ChannelInfo, ours: usize) {
-    let pad = info.extranonce_size.saturating_sub(ours);
-    let mut job_prefix = info.extranonce_prefix.clone();
-    job_prefix.resize(job_prefix.len() + pad, 0);
+    // run_upstreams refuses channels with fewer than `ours` bytes, so this always splits.
+    let Some(split) = ExtranonceSplit::of_channel(info, ours) else {
+        return;
+    };
     *lock(&shared.link) = Some(Link {
         generation: info.generation,
-        pad,
-        job_prefix,
+        split,
     });
     // The previous pool's jobs are worthless here; its tip is replaced by this one's first
     // SetNewPrevHash, which makes every old job stale in every session.
@@ -363,47 +367,6 @@ async fn report_hashrate(shared: Arc<Shared>) {
         {
             return;
         }
-    }
-}
-
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, responder: Arc<ResponderConfig>) {
-    let mut conns = JoinSet::new();
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("accept: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        while conns.try_join_next().is_some() {}
-        if shared.stats.connections.load(Ordering::Relaxed) >= shared.cfg.max_connections {
-            tracing::warn!(%peer, "max_connections reached; refusing");
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
-        let (shared, responder) = (shared.clone(), responder.clone());
-        conns.spawn(async move {
-            let cfg = ConnectionConfig {
-                channel_capacity: 16,
-                read_buffer: 1024,
-                max_payload: 64 * 1024,
-                ..ConnectionConfig::default()
-            };
-            let conn =
-                match with_tokio::connect(stream, Security::NoiseResponder(responder), cfg).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::debug!(%peer, "handshake failed: {e}");
-                        return;
-                    }
-                };
-            shared.stats.connections.fetch_add(1, Ordering::Relaxed);
-            serve_downstream(&conn, &shared, peer).await;
-            conn.close();
-            shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
-        });
     }
 }
 
@@ -459,11 +422,11 @@ impl SessionHooks for ProxyHooks<'_> {
                     return;
                 }
                 let generation = s.template_id >> 32;
-                let pad = lock(&self.shared.link)
+                let split = lock(&self.shared.link)
                     .as_ref()
                     .filter(|l| l.generation == generation)
-                    .map(|l| l.pad);
-                let Some(pad) = pad else {
+                    .map(|l| l.split.upstream_extranonce(s.extranonce.as_bytes()));
+                let Some(extranonce) = split else {
                     // Its pool is gone: the job is stale, say so instead of pretending.
                     session.resolve_forwarded_share(
                         s.channel_id,
@@ -473,8 +436,6 @@ impl SessionHooks for ProxyHooks<'_> {
                     );
                     return;
                 };
-                let mut extranonce = vec![0u8; pad];
-                extranonce.extend_from_slice(s.extranonce.as_bytes());
                 let submit = Submit {
                     generation,
                     job_id: s.template_id as u32,

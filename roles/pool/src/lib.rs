@@ -28,7 +28,7 @@ use roles_logic_sv2::extranonce::{ExtranonceAllocator, ExtranonceRange};
 use roles_logic_sv2::job::{CoinbaseConfig, JobTemplate, PayoutOutput};
 use roles_logic_sv2::mining_server::{self, PrevHash, ServerConfig, ServerEvent, Session};
 use roles_logic_sv2::parsers::{AnyMessage, TemplateDistribution};
-use roles_utils::downstream::{serve_session, SessionHooks};
+use roles_utils::downstream::{accept_loop, handshake, serve_session, SessionHooks};
 use roles_utils::feed::JobFeed;
 use roles_utils::{lock, send, setup_connection};
 use std::collections::HashMap;
@@ -174,7 +174,24 @@ impl Pool {
         });
         let mut tasks = JoinSet::new();
         tasks.spawn(template_provider_loop(shared.clone(), solutions_rx));
-        tasks.spawn(accept_loop(listener, shared.clone(), responder));
+        let (stats, max) = (shared.stats.clone(), shared.cfg.max_connections);
+        let s = shared.clone();
+        tasks.spawn(accept_loop(
+            listener,
+            max,
+            move || stats.connections.load(Ordering::Relaxed),
+            move |stream, peer| {
+                let (shared, responder) = (s.clone(), responder.clone());
+                async move {
+                    let Some(conn) = handshake(stream, responder, peer).await else {
+                        return;
+                    };
+                    shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+                    serve_downstream(conn, &shared, peer).await;
+                    shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
+                }
+            },
+        ));
         tracing::info!(address = %local_addr, "pool listening");
         Ok(Pool {
             local_addr,
@@ -199,47 +216,6 @@ impl Pool {
     /// Stop serving and close every connection.
     pub fn shutdown(mut self) {
         self.tasks.abort_all();
-    }
-}
-
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, responder: Arc<ResponderConfig>) {
-    let mut conns = JoinSet::new();
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!("accept: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        while conns.try_join_next().is_some() {}
-        if shared.stats.connections.load(Ordering::Relaxed) >= shared.cfg.max_connections {
-            tracing::warn!(%peer, "max_connections reached; refusing");
-            continue;
-        }
-        let (shared, responder) = (shared.clone(), responder.clone());
-        conns.spawn(async move {
-            let cfg = ConnectionConfig {
-                // Miners send small messages: small buffers keep idle connections cheap.
-                channel_capacity: 16,
-                read_buffer: 1024,
-                max_payload: 64 * 1024,
-                ..ConnectionConfig::default()
-            };
-            let conn =
-                match with_tokio::connect(stream, Security::NoiseResponder(responder), cfg).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::debug!(%peer, "handshake failed: {e}");
-                        return;
-                    }
-                };
-            shared.stats.connections.fetch_add(1, Ordering::Relaxed);
-            serve_downstream(conn, &shared, peer).await;
-            shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
-        });
     }
 }
 

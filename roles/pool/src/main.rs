@@ -24,19 +24,12 @@ async fn main() {
         print!("{DEFAULT_CONFIG}");
         return;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let cfg = match &a.config {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: {e}", path.display()))
-            .and_then(|s| {
-                PoolConfig::from_toml(&s).map_err(|e| format!("{}: {e}", path.display()))
-            }),
-        None => Ok(PoolConfig::default_config()),
-    };
+    roles_utils::init_tracing("info");
+    let cfg = roles_utils::read_config(
+        a.config.as_deref(),
+        |s| PoolConfig::from_toml(s).map_err(|e| e.to_string()),
+        PoolConfig::default_config,
+    );
     let cfg = cfg.unwrap_or_else(|e| {
         eprintln!("pool: {e}");
         std::process::exit(2);

@@ -3,12 +3,15 @@
 
 use crate::feed::{FeedUpdate, JobFeed};
 use crate::now_ms;
-use network_helpers_sv2::Connection;
+use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, ResponderConfig, Security};
 use roles_logic_sv2::mining_server::{ServerEvent, Session};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinSet;
 
 /// What a role does with a session's events.
 pub trait SessionHooks: Send {
@@ -116,5 +119,60 @@ async fn next_command(c: &mut Option<mpsc::Receiver<SessionCommand>>) -> Option<
     match c {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Accept connections until this future is dropped; each runs `serve` in a task that is
+/// dropped with it, so stopping a role closes every connection. Beyond `max_connections`
+/// (as `open` counts them) new ones are refused.
+pub async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    max_connections: usize,
+    open: impl Fn() -> usize,
+    serve: F,
+) where
+    F: Fn(TcpStream, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut conns = JoinSet::new();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        while conns.try_join_next().is_some() {}
+        if open() >= max_connections {
+            tracing::warn!(%peer, "max_connections reached; refusing");
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        conns.spawn(serve(stream, peer));
+    }
+}
+
+/// The noise responder handshake, with buffers sized for miners' small messages so idle
+/// connections stay cheap. `None` (logged) when it fails.
+pub async fn handshake(
+    stream: TcpStream,
+    responder: Arc<ResponderConfig>,
+    peer: SocketAddr,
+) -> Option<Connection> {
+    let cfg = ConnectionConfig {
+        channel_capacity: 16,
+        read_buffer: 1024,
+        max_payload: 64 * 1024,
+        ..ConnectionConfig::default()
+    };
+    match with_tokio::connect(stream, Security::NoiseResponder(responder), cfg).await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::debug!(%peer, "handshake failed: {e}");
+            None
+        }
     }
 }

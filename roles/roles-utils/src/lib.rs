@@ -26,11 +26,12 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Logs to stderr, filtered by RUST_LOG (default `info`).
-pub fn init_tracing() {
+/// Logs to stderr, filtered by RUST_LOG (`default` when it is not set).
+pub fn init_tracing(default: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default.into()),
         )
         .with_writer(std::io::stderr)
         .try_init();
@@ -76,6 +77,33 @@ pub fn str0255(s: &str) -> Str0255<'static> {
     let mut b = s.as_bytes().to_vec();
     b.truncate(255);
     Str0255::new(b).unwrap_or_default()
+}
+
+/// Send without waiting: when `tx` is full the message is sent from a task of its own, so a
+/// loop that answers many connections is never held up by one slow connection.
+pub fn send_without_waiting<T: Send + 'static>(tx: &tokio::sync::mpsc::Sender<T>, m: T) {
+    if let Err(tokio::sync::mpsc::error::TrySendError::Full(m)) = tx.try_send(m) {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(m).await;
+        });
+    }
+}
+
+/// A role's config: the file at `path` through `parse`, or the embedded default. The error
+/// names the file.
+pub fn read_config<T>(
+    path: Option<&std::path::Path>,
+    parse: impl Fn(&str) -> Result<T, String>,
+    default: impl FnOnce() -> T,
+) -> Result<T, String> {
+    match path {
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|s| parse(&s))
+            .map_err(|e| format!("{}: {e}", p.display())),
+        None => Ok(default()),
+    }
 }
 
 /// Encode and send one message.

@@ -130,6 +130,48 @@ impl ChannelInfo {
     }
 }
 
+/// How a role lays its own extranonce bytes inside an upstream channel's: the upstream prefix
+/// and zero padding go into the coinbase prefix of every job (so downstreams never see them
+/// and a new upstream changes nothing they were told), and the last `ours` bytes are the
+/// role's to split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtranonceSplit {
+    /// Zero bytes between the upstream prefix and ours.
+    pub pad: usize,
+    /// Upstream prefix then the pad.
+    pub job_prefix: Vec<u8>,
+}
+
+impl ExtranonceSplit {
+    /// `prefix` from the upstream, `total` extranonce bytes in the coinbase; `None` when fewer
+    /// than `ours` bytes are left after the prefix.
+    pub fn new(prefix: &[u8], total: usize, ours: usize) -> Option<Self> {
+        let pad = total.checked_sub(prefix.len() + ours)?;
+        let mut job_prefix = prefix.to_vec();
+        job_prefix.resize(prefix.len() + pad, 0);
+        Some(ExtranonceSplit { pad, job_prefix })
+    }
+
+    /// The split of a newly opened channel.
+    pub fn of_channel(info: &ChannelInfo, ours: usize) -> Option<Self> {
+        let p = &info.extranonce_prefix;
+        Self::new(p, p.len() + info.extranonce_size, ours)
+    }
+
+    /// After SetExtranoncePrefix: the whole extranonce keeps its length. `None` (keep the old
+    /// split) when the new prefix leaves fewer than `ours` bytes.
+    pub fn with_prefix(&self, prefix: &[u8], ours: usize) -> Option<Self> {
+        Self::new(prefix, self.job_prefix.len() + ours, ours)
+    }
+
+    /// What goes in SubmitSharesExtended.extranonce for our `extranonce` bytes.
+    pub fn upstream_extranonce(&self, ours: &[u8]) -> Vec<u8> {
+        let mut v = vec![0u8; self.pad];
+        v.extend_from_slice(ours);
+        v
+    }
+}
+
 /// What happens upstream, in order.
 #[derive(Debug)]
 pub enum UpstreamEvent<R> {
@@ -614,4 +656,24 @@ async fn on_message<R>(
         }
     };
     Ok(events.send(event).await.is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_split_puts_the_upstream_prefix_and_pad_before_our_bytes() {
+        let s = ExtranonceSplit::new(&[1, 2], 2 + 10, 7).unwrap();
+        assert_eq!((s.pad, s.job_prefix.clone()), (3, vec![1, 2, 0, 0, 0]));
+        assert_eq!(s.upstream_extranonce(&[9; 7]).len(), 10);
+        // A longer prefix later: the pad shrinks, the total stays.
+        let t = s.with_prefix(&[5, 5, 5, 5], 7).unwrap();
+        assert_eq!((t.pad, t.job_prefix.len() + 7), (1, 12));
+        assert!(
+            s.with_prefix(&[0; 6], 7).is_none(),
+            "only 6 bytes would be left"
+        );
+        assert!(ExtranonceSplit::new(&[1], 5, 7).is_none());
+    }
 }

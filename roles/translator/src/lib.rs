@@ -33,8 +33,11 @@ use metrics::Registry;
 use mining_sv2::{NewExtendedMiningJob, SetNewPrevHash};
 use roles_logic_sv2::extranonce::ExtranonceAllocator;
 use roles_logic_sv2::target::Target;
-use roles_utils::lock;
-use roles_utils::upstream::{self, ChannelRequest, UpstreamCommand, UpstreamEvent};
+use roles_utils::downstream::accept_loop;
+use roles_utils::upstream::{
+    self, ChannelRequest, ExtranonceSplit, UpstreamCommand, UpstreamEvent,
+};
+use roles_utils::{lock, send_without_waiting};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -64,10 +67,8 @@ pub struct Stats {
 #[derive(Debug, Clone)]
 struct Link {
     generation: u64,
-    /// Zero bytes between the upstream's prefix and the miner's extranonce1.
-    pad: usize,
-    /// Upstream prefix and pad: the end of every `coinb1`.
-    job_prefix: Vec<u8>,
+    /// Its `job_prefix` ends every `coinb1`.
+    split: ExtranonceSplit,
     version_rolling: bool,
 }
 
@@ -192,7 +193,21 @@ impl Translator {
             commands_rx,
         ));
         tasks.spawn(upstream_events(shared.clone(), events_rx));
-        tasks.spawn(accept_loop(listener, shared.clone()));
+        let (stats, max) = (shared.stats.clone(), shared.cfg.max_connections);
+        let s = shared.clone();
+        tasks.spawn(accept_loop(
+            listener,
+            max,
+            move || stats.miners.load(Ordering::Relaxed),
+            move |stream, peer| {
+                let shared = s.clone();
+                async move {
+                    shared.stats.miners.fetch_add(1, Ordering::Relaxed);
+                    miner::serve(stream, peer, &shared).await;
+                    shared.stats.miners.fetch_sub(1, Ordering::Relaxed);
+                }
+            },
+        ));
         tracing::info!(address = %local_addr, ?metrics_addr, "translator listening for Sv1 miners");
         Ok(Translator {
             local_addr,
@@ -234,7 +249,7 @@ fn notify(
     clean_jobs: bool,
 ) -> Notify {
     let mut coinb1 = job.coinbase_tx_prefix.as_bytes().to_vec();
-    coinb1.extend_from_slice(&link.job_prefix);
+    coinb1.extend_from_slice(&link.split.job_prefix);
     Notify {
         job_id: format!("{:x}", job_key(link.generation, job.job_id)),
         prev_hash: sv1_api::share::prev_hash_stratum_order(&prev.prev_hash.0),
@@ -254,15 +269,15 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
     while let Some(e) = rx.recv().await {
         match e {
             UpstreamEvent::Up(info) => {
-                let pad = info.extranonce_size.saturating_sub(ours);
-                let mut job_prefix = info.extranonce_prefix.clone();
-                job_prefix.resize(job_prefix.len() + pad, 0);
+                // run_upstreams refuses channels with fewer than `ours` bytes.
+                let Some(split) = ExtranonceSplit::of_channel(&info, ours) else {
+                    continue;
+                };
                 {
                     let mut st = lock(&shared.state);
                     st.link = Some(Link {
                         generation: info.generation,
-                        pad,
-                        job_prefix,
+                        split,
                         version_rolling: info.version_rolling(),
                     });
                     st.jobs.clear();
@@ -344,13 +359,8 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
             UpstreamEvent::SetExtranoncePrefix { generation, prefix } => {
                 let mut st = lock(&shared.state);
                 if let Some(l) = st.link.as_mut().filter(|l| l.generation == generation) {
-                    let total = l.job_prefix.len() + ours;
-                    match total.checked_sub(prefix.len() + ours) {
-                        Some(pad) => {
-                            l.pad = pad;
-                            l.job_prefix = prefix;
-                            l.job_prefix.resize(l.job_prefix.len() + pad, 0);
-                        }
+                    match l.split.with_prefix(&prefix, ours) {
+                        Some(s) => l.split = s,
                         None => tracing::error!(
                             "upstream SetExtranoncePrefix leaves fewer than {ours} bytes; ignored"
                         ),
@@ -371,38 +381,9 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
                     result,
                 };
                 // Never wait on one slow miner here: every answer passes here.
-                if let Err(mpsc::error::TrySendError::Full(a)) = route.reply.try_send(a) {
-                    let reply = route.reply.clone();
-                    tokio::spawn(async move {
-                        let _ = reply.send(a).await;
-                    });
-                }
+                send_without_waiting(&route.reply, a);
             }
         }
-    }
-}
-
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("accept: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        if shared.stats.miners.load(Ordering::Relaxed) >= shared.cfg.max_connections {
-            tracing::warn!(%peer, "max_connections reached; refusing");
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            shared.stats.miners.fetch_add(1, Ordering::Relaxed);
-            miner::serve(stream, peer, &shared).await;
-            shared.stats.miners.fetch_sub(1, Ordering::Relaxed);
-        });
     }
 }
 

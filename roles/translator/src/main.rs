@@ -46,14 +46,12 @@ async fn main() {
         print!("{DEFAULT_CONFIG}");
         return;
     }
-    roles_utils::init_tracing();
-    let cfg = match &a.config {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|s| TranslatorConfig::from_toml(&s))
-            .map_err(|e| format!("{}: {e}", path.display())),
-        None => Ok(TranslatorConfig::default_config()),
-    };
+    roles_utils::init_tracing("info");
+    let cfg = roles_utils::read_config(
+        a.config.as_deref(),
+        TranslatorConfig::from_toml,
+        TranslatorConfig::default_config,
+    );
     let mut cfg = cfg.unwrap_or_else(|e| {
         eprintln!("translator: {e}");
         std::process::exit(2);

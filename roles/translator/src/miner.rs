@@ -2,7 +2,7 @@
 //! the upstream and back.
 
 use crate::metrics::WorkerKey;
-use crate::{job_key, Answer, MinerUpdate, Route, Shared};
+use crate::{Answer, MinerUpdate, Route, Shared};
 use roles_logic_sv2::target;
 use roles_logic_sv2::vardiff::Vardiff;
 use roles_utils::upstream::{Submit, UpstreamCommand};
@@ -227,14 +227,9 @@ impl Miner<'_> {
         if let Some(c) = self.ceiling {
             d = d.min(c);
         }
+        // A lower difficulty applies at once, a higher one from the next job (Sv1 custom).
         if (d - self.server.difficulty()).abs() > f64::EPSILON * d {
             self.set_difficulty(d);
-            // So the new difficulty applies to the job being mined, not only the next one.
-            if let Some(n) = self.server.current_job().cloned() {
-                let mut n = n;
-                n.clean_jobs = false;
-                self.on_notify(&n);
-            }
         }
     }
 
@@ -328,12 +323,14 @@ impl Miner<'_> {
     ) {
         let key = u64::from_str_radix(job_id, 16).unwrap_or(0);
         let generation = key >> 32;
-        let pad = lock(&self.shared.state)
+        let mut ours = self.server.extranonce1().to_vec();
+        ours.extend_from_slice(extranonce2);
+        let extranonce = lock(&self.shared.state)
             .link
             .as_ref()
             .filter(|l| l.generation == generation)
-            .map(|l| l.pad);
-        let Some(pad) = pad else {
+            .map(|l| l.split.upstream_extranonce(&ours));
+        let Some(extranonce) = extranonce else {
             // Its upstream is gone, so is the job: say so instead of pretending.
             let (code, msg) = sv1_error("stale-share");
             let line = self.server.answer_held(id, Err((code, msg)));
@@ -342,9 +339,6 @@ impl Miner<'_> {
         };
         let word =
             |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
-        let mut extranonce = vec![0u8; pad];
-        extranonce.extend_from_slice(self.server.extranonce1());
-        extranonce.extend_from_slice(extranonce2);
         let submit = Submit {
             generation,
             job_id: key as u32,
@@ -359,7 +353,6 @@ impl Miner<'_> {
                 difficulty,
             },
         };
-        debug_assert_eq!(job_key(generation, key as u32), key);
         self.shared
             .stats
             .shares_forwarded

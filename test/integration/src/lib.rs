@@ -87,6 +87,18 @@ pub async fn start_proxy(
     (p, key)
 }
 
+/// A CPU device (one thread) mining on `upstream` as `name`.
+pub fn device(
+    upstream: SocketAddr,
+    key: AuthorityPublicKey,
+    kind: mining_device::ChannelKind,
+    name: &str,
+) -> mining_device::Device {
+    let mut c = mining_device::DeviceConfig::new(upstream, Some(key), kind);
+    c.user_identity = name.into();
+    mining_device::Device::start(c)
+}
+
 /// Poll `f` until it is true or `timeout` passes.
 pub async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();

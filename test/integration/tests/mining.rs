@@ -2,7 +2,7 @@
 //! both channel kinds, every kind of bad share refused with its code, and restarts.
 
 use integration_tests::*;
-use mining_device::{ChannelKind, Device, DeviceConfig};
+use mining_device::ChannelKind;
 use mining_sv2::{SubmitSharesExtended, SubmitSharesStandard};
 use pool_sv2::PoolEvent;
 use roles_logic_sv2::parsers::{AnyMessage, Mining};
@@ -15,17 +15,6 @@ use template_provider::TpEvent;
 /// About 860,000 hashes per block: a debug-build CPU device finds one in about a second.
 const BLOCK_DIFFICULTY: f64 = 0.0002;
 const LONG: Duration = Duration::from_secs(120);
-
-fn device(
-    pool: std::net::SocketAddr,
-    key: noise_sv2::AuthorityPublicKey,
-    kind: ChannelKind,
-    name: &str,
-) -> Device {
-    let mut c = DeviceConfig::new(pool, Some(key), kind);
-    c.user_identity = name.into();
-    Device::start(c)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_on_standard_and_extended_channels_find_accepted_blocks() {
@@ -193,7 +182,18 @@ async fn bad_shares_get_their_error_codes_and_the_connection_stays() {
         AnyMessage::Mining(Mining::SubmitSharesSuccess(_)) => {}
         other => panic!("{other:?}"),
     }
-    within("the new tip", LONG, c.wait_new_work(w.job_id)).await;
+    // A template refresh on the same tip is new work too: wait for the new prev_hash.
+    within("the new tip", LONG, async {
+        let mut last = w.job_id;
+        loop {
+            let nw = c.wait_new_work(last).await;
+            if nw.prev_hash != w.prev_hash {
+                break;
+            }
+            last = nw.job_id;
+        }
+    })
+    .await;
     let stale = find_nonce(&w, &en, &t, true, block + 1);
     c.send(share(
         w.job_id,

@@ -2,7 +2,7 @@
 //! proxy on every channel kind, bad shares stopped at the proxy, and failover between pools.
 
 use integration_tests::*;
-use mining_device::{ChannelKind, Device, DeviceConfig};
+use mining_device::ChannelKind;
 use mining_proxy_sv2::ProxyEvent;
 use mining_sv2::SubmitSharesExtended;
 use roles_logic_sv2::mining_client::Work;
@@ -16,17 +16,6 @@ use template_provider::TpEvent;
 /// About 860,000 hashes per block: a debug-build CPU device finds one in about a second.
 const BLOCK_DIFFICULTY: f64 = 0.0002;
 const LONG: Duration = Duration::from_secs(120);
-
-fn device(
-    upstream: std::net::SocketAddr,
-    key: noise_sv2::AuthorityPublicKey,
-    kind: ChannelKind,
-    name: &str,
-) -> Device {
-    let mut c = DeviceConfig::new(upstream, Some(key), kind);
-    c.user_identity = name.into();
-    Device::start(c)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_behind_the_proxy_find_blocks_on_every_channel_kind() {

@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// User plus system CPU time of `pid`, in clock ticks (USER_HZ, 100 on Linux).
 pub fn proc_cpu_ticks(pid: u32) -> Option<u64> {
@@ -104,4 +106,72 @@ pub fn spawn_tp_and_pool(pool_spm: &str) -> Result<(Spawned, SocketAddr, u32), S
     let pid = pool.id();
     spawned.0.push(pool);
     Ok((spawned, pool_addr, pid))
+}
+
+/// What the clients of a run counted.
+#[derive(Default)]
+pub struct Totals {
+    pub sent: AtomicU64,
+    pub accepted: AtomicU64,
+    pub rejected: AtomicU64,
+    /// Submit-to-answer times, microseconds.
+    pub latencies_us: Mutex<Vec<u32>>,
+}
+
+impl Totals {
+    pub fn answered(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed) + self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// A client's latencies, added when it is done (one lock per client, not per share).
+    pub fn add_latencies(&self, v: Vec<u32>) {
+        self.latencies_us
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(v);
+    }
+
+    /// Print the run: what was offered, sent and answered (`answered_at_end` of them within
+    /// `wall` seconds), latency, and the CPU ticks the measured process (`what`) used.
+    pub fn report(
+        &self,
+        what: &str,
+        rate: u64,
+        answered_at_end: u64,
+        wall: f64,
+        cpu_ticks: Option<(u64, u64)>,
+    ) {
+        let sent = self.sent.load(Ordering::Relaxed);
+        let (acc, rej) = (
+            self.accepted.load(Ordering::Relaxed),
+            self.rejected.load(Ordering::Relaxed),
+        );
+        println!(
+            "offered {rate} shares/s; sent {sent}, answered {} ({acc} accepted, {rej} rejected), {} unanswered; {:.0} answered/s during the run",
+            acc + rej,
+            sent.saturating_sub(acc + rej),
+            answered_at_end as f64 / wall
+        );
+        let mut lat =
+            std::mem::take(&mut *self.latencies_us.lock().unwrap_or_else(|e| e.into_inner()));
+        println!(
+            "answer latency p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+            pct(&mut lat, 0.5),
+            pct(&mut lat, 0.99),
+            pct(&mut lat, 1.0)
+        );
+        if let Some((c0, c1)) = cpu_ticks {
+            let cpu_s = c1.saturating_sub(c0) as f64 / 100.0; // USER_HZ on Linux
+            println!(
+                "{what} CPU: {:.0}% of one core; {:.2} us per answered share",
+                100.0 * cpu_s / wall,
+                1e6 * cpu_s / answered_at_end.max(1) as f64
+            );
+        }
+    }
+}
+
+/// A fraction in [0, 1) from `seed`, to spread clients' first submits over an interval.
+pub fn spread(seed: u32) -> f64 {
+    (seed.wrapping_mul(2_654_435_761) as f64) / u32::MAX as f64
 }

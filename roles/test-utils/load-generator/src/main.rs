@@ -19,8 +19,8 @@ use clap::{Parser, ValueEnum};
 use common_messages_sv2::SetupConnection;
 use const_sv2::{mining_flags, PROTOCOL_MINING, SV2_PROTOCOL_VERSION};
 use load_generator::{
-    free_addr, pct, proc_cpu_ticks, proc_rss_kb, spawn_tp_and_pool, spawn_with_config, Spawned,
-    SPAWN_POOL_KEY,
+    free_addr, pct, proc_cpu_ticks, proc_rss_kb, spawn_tp_and_pool, spawn_with_config, spread,
+    Spawned, Totals, SPAWN_POOL_KEY,
 };
 use mining_sv2::{OpenExtendedMiningChannel, OpenStandardMiningChannel};
 use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
@@ -29,8 +29,8 @@ use roles_logic_sv2::mining_client::ClientChannel;
 use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, Mining};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -80,14 +80,6 @@ struct Args {
 }
 
 const SPAWN_PROXY_KEY: &str = "9cEPtAX1LMxAUDUC5TAAwaPB5D7nipxiwMyzwMHUj2cmqmHUCx4";
-
-#[derive(Default)]
-struct Totals {
-    sent: AtomicU64,
-    accepted: AtomicU64,
-    rejected: AtomicU64,
-    latencies_us: Mutex<Vec<u32>>,
-}
 
 /// The roles started, the address and key to connect to, and the PID to measure.
 fn spawn_roles(
@@ -245,7 +237,7 @@ async fn open(
 /// Submit `per_sec` shares per second until `until`, and read the answers.
 async fn drive(mut c: Client, per_sec: f64, until: Instant, totals: Arc<Totals>) {
     let interval = Duration::from_secs_f64(1.0 / per_sec.max(1e-3));
-    let mut next = Instant::now() + interval.mul_f64(rand_fraction(c.ch.channel_id));
+    let mut next = Instant::now() + interval.mul_f64(spread(c.ch.channel_id));
     let mut pending: VecDeque<(u32, Instant)> = VecDeque::new();
     let mut nonce = 0u32;
     let en = vec![0u8; c.ch.extranonce_size];
@@ -299,18 +291,10 @@ async fn drive(mut c: Client, per_sec: f64, until: Instant, totals: Arc<Totals>)
             break;
         }
     }
-    totals
-        .latencies_us
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .extend(lat);
+    totals.add_latencies(lat);
     // Keep the connection until every client is done, so the pool sees no churn.
     tokio::time::sleep_until((until + Duration::from_secs(3)).into()).await;
     drop(c);
-}
-
-fn rand_fraction(seed: u32) -> f64 {
-    (seed.wrapping_mul(2_654_435_761) as f64) / u32::MAX as f64
 }
 
 #[tokio::main]
@@ -400,40 +384,10 @@ async fn main() {
         tasks.spawn(drive(c, per, until, totals.clone()));
     }
     tokio::time::sleep_until(until.into()).await;
-    let answered_at_end =
-        totals.accepted.load(Ordering::Relaxed) + totals.rejected.load(Ordering::Relaxed);
+    let answered_at_end = totals.answered();
     let wall = t0.elapsed().as_secs_f64();
     let cpu1 = pid.and_then(proc_cpu_ticks);
     while tasks.join_next().await.is_some() {}
-    let sent = totals.sent.load(Ordering::Relaxed);
-    let accepted = totals.accepted.load(Ordering::Relaxed);
-    let rejected = totals.rejected.load(Ordering::Relaxed);
-    let mut lat = std::mem::take(
-        &mut *totals
-            .latencies_us
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()),
-    );
-    println!(
-        "offered {:.0} shares/s; sent {sent}, answered {} ({accepted} accepted, {rejected} rejected); {:.0} shares/s answered during the run",
-        a.rate,
-        accepted + rejected,
-        answered_at_end as f64 / wall
-    );
-    println!(
-        "answer latency p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
-        pct(&mut lat, 0.5),
-        pct(&mut lat, 0.99),
-        pct(&mut lat, 1.0)
-    );
-    if let (Some(c0), Some(c1)) = (cpu0, cpu1) {
-        let hz = 100.0; // USER_HZ on Linux
-        let cpu_s = (c1 - c0) as f64 / hz;
-        println!(
-            "{measured} CPU: {:.0}% of one core; {:.2} us per answered share",
-            100.0 * cpu_s / wall,
-            1e6 * cpu_s / answered_at_end.max(1) as f64
-        );
-    }
+    totals.report(measured, a.rate, answered_at_end, wall, cpu0.zip(cpu1));
     drop(spawned);
 }

@@ -41,11 +41,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    roles_utils::init_tracing("info");
     let a = Args::parse();
     let mut cfg = DeviceConfig::new(
         a.upstream,

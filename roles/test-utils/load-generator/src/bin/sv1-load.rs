@@ -11,13 +11,13 @@
 
 use clap::Parser;
 use load_generator::{
-    free_addr, pct, proc_cpu_ticks, proc_rss_kb, spawn_tp_and_pool, spawn_with_config, Spawned,
-    SPAWN_POOL_KEY,
+    free_addr, proc_cpu_ticks, proc_rss_kb, spawn_tp_and_pool, spawn_with_config, spread, Spawned,
+    Totals, SPAWN_POOL_KEY,
 };
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use sv1_api::client::{Client, ClientEvent};
 use sv1_api::{LineReader, Submit};
@@ -52,14 +52,6 @@ struct Args {
     duration: u64,
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
-}
-
-#[derive(Default)]
-struct Totals {
-    sent: AtomicU64,
-    accepted: AtomicU64,
-    rejected: AtomicU64,
-    latencies_us: Mutex<Vec<u32>>,
 }
 
 struct Miner {
@@ -115,8 +107,7 @@ async fn open(addr: SocketAddr, i: usize) -> Result<Miner, String> {
 
 async fn drive(mut m: Miner, i: usize, per_sec: f64, until: Instant, totals: Arc<Totals>) {
     let interval = Duration::from_secs_f64(1.0 / per_sec.max(1e-3));
-    let frac = ((i as u32).wrapping_mul(2_654_435_761) as f64) / u32::MAX as f64;
-    let mut next = Instant::now() + interval.mul_f64(frac);
+    let mut next = Instant::now() + interval.mul_f64(spread(i as u32));
     let mut pending: VecDeque<Instant> = VecDeque::new();
     let mut lat = Vec::new();
     let worker = format!("load.{i}");
@@ -164,11 +155,7 @@ async fn drive(mut m: Miner, i: usize, per_sec: f64, until: Instant, totals: Arc
             break;
         }
     }
-    totals
-        .latencies_us
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .extend(lat);
+    totals.add_latencies(lat);
     tokio::time::sleep_until((until + Duration::from_secs(3)).into()).await;
 }
 
@@ -261,44 +248,12 @@ async fn main() {
         tasks.spawn(drive(m, i, per, until, totals.clone()));
     }
     tokio::time::sleep_until(until.into()).await;
-    let answered_at_end =
-        totals.accepted.load(Ordering::Relaxed) + totals.rejected.load(Ordering::Relaxed);
+    let answered_at_end = totals.answered();
     let wall = t0.elapsed().as_secs_f64();
     let cpu1 = pid.and_then(proc_cpu_ticks);
     let rss2 = pid.and_then(proc_rss_kb);
     while tasks.join_next().await.is_some() {}
-    let sent = totals.sent.load(Ordering::Relaxed);
-    let (acc, rej) = (
-        totals.accepted.load(Ordering::Relaxed),
-        totals.rejected.load(Ordering::Relaxed),
-    );
-    let mut lat = std::mem::take(
-        &mut *totals
-            .latencies_us
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()),
-    );
-    println!(
-        "offered {} submits/s; sent {sent}, answered {} ({acc} accepted, {rej} rejected), {} unanswered; {:.0} answered/s during the run",
-        a.rate,
-        acc + rej,
-        sent.saturating_sub(acc + rej),
-        answered_at_end as f64 / wall
-    );
-    println!(
-        "answer latency p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
-        pct(&mut lat, 0.5),
-        pct(&mut lat, 0.99),
-        pct(&mut lat, 1.0)
-    );
-    if let (Some(c0), Some(c1)) = (cpu0, cpu1) {
-        let cpu_s = (c1 - c0) as f64 / 100.0;
-        println!(
-            "translator CPU: {:.0}% of one core; {:.2} us per answered share",
-            100.0 * cpu_s / wall,
-            1e6 * cpu_s / answered_at_end.max(1) as f64
-        );
-    }
+    totals.report("translator", a.rate, answered_at_end, wall, cpu0.zip(cpu1));
     if let Some(r) = rss2 {
         println!("translator memory at the end of the run: {r} kB");
     }
