@@ -24,6 +24,26 @@ pub struct Sv2Codec {
     /// Bytes to send, from `out_pos`.
     outbox: Vec<u8>,
     out_pos: usize,
+    /// What an initiator's handshake checked.
+    certificate: Option<Sv2Certificate>,
+}
+
+/// The server's certificate as an initiator checked it during the handshake: signed by the
+/// authority key given to `sv2_codec_new_initiator`, over `server_static_key`, and valid at
+/// the time of the handshake.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sv2Certificate {
+    /// Always 0 in the current spec.
+    pub version: u16,
+    /// Unix seconds from which it is valid.
+    pub valid_from: u32,
+    /// Unix seconds after which it is no longer valid.
+    pub not_valid_after: u32,
+    /// The server's static public key (x-only, 32 bytes), which the certificate vouches for.
+    pub server_static_key: [u8; 32],
+    /// The final handshake hash, a value both sides share (channel binding).
+    pub handshake_hash: [u8; 32],
 }
 
 enum State {
@@ -44,6 +64,7 @@ impl Sv2Codec {
             in_pos: 0,
             outbox: first_output.to_vec(),
             out_pos: 0,
+            certificate: None,
         }
     }
 
@@ -68,6 +89,13 @@ impl Sv2Codec {
                         if let Some(reply) = done.reply {
                             self.outbox.extend_from_slice(&reply);
                         }
+                        self.certificate = done.result.map(|r| Sv2Certificate {
+                            version: r.certificate.version,
+                            valid_from: r.certificate.valid_from,
+                            not_valid_after: r.certificate.not_valid_after,
+                            server_static_key: r.responder_static.serialize(),
+                            handshake_hash: r.handshake_hash,
+                        });
                         self.state = State::Transport(Box::new((done.decoder, done.encoder)));
                     }
                 }
@@ -522,6 +550,33 @@ pub unsafe extern "C" fn sv2_codec_is_ready(codec: *const Sv2Codec, ready: *mut 
             State::Handshake(_) => {}
             State::Failed(why) => return Err(failed(why)),
         }
+        Ok(SV2_OK)
+    })
+}
+
+/// The certificate the server presented, once an initiator's handshake is done (it was
+/// checked then: a codec whose check failed never gets here). SV2_ERR_STATE for a plain or
+/// responder codec, or before the handshake is done.
+///
+/// # Safety
+/// `codec` is NULL or a live codec; `out` is NULL or valid for writing.
+#[no_mangle]
+pub unsafe extern "C" fn sv2_codec_certificate(
+    codec: *const Sv2Codec,
+    out: *mut Sv2Certificate,
+) -> Sv2Status {
+    guard(|| {
+        // SAFETY: the caller's promise.
+        let codec = unsafe { codec.as_ref() }.ok_or_else(|| FfiError::null("codec"))?;
+        // SAFETY: the caller's promise.
+        let out = unsafe { out_ptr(out, "out")? };
+        *out = Sv2Certificate::default();
+        *out = codec.certificate.ok_or_else(|| {
+            FfiError::new(
+                SV2_ERR_STATE,
+                "no certificate: only an initiator whose handshake is done has one",
+            )
+        })?;
         Ok(SV2_OK)
     })
 }
