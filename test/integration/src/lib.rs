@@ -455,3 +455,98 @@ pub async fn scrape(addr: SocketAddr) -> String {
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     body
 }
+
+/// Building and running the C and C++ programs of the C API (sv2.h and libsv2_ffi.a).
+pub mod c_api {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+
+    /// The libraries a Rust static library needs on Linux (`rustc --print native-static-libs`).
+    pub const NATIVE_LIBS: &[&str] = &["-lpthread", "-ldl", "-lm", "-lrt", "-lutil", "-lgcc_s"];
+
+    pub fn repo_root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    /// libsv2_ffi.a as cargo built it for this test run (a dependency of this crate, so it is
+    /// in the test binary's own directory).
+    pub fn static_lib() -> PathBuf {
+        let exe = std::env::current_exe().expect("test binary path");
+        let deps = exe.parent().expect("deps directory");
+        [deps.join("libsv2_ffi.a"), deps.join("../libsv2_ffi.a")]
+            .into_iter()
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("libsv2_ffi.a not found next to {}", exe.display()))
+    }
+
+    /// Compile `source` (relative to the repository root) against sv2.h and the static
+    /// library, warnings as errors: C as C99, C++ as C++17 (by the file's extension).
+    pub fn compile(source: &str, name: &str) -> PathBuf {
+        let root = repo_root();
+        let dir = std::env::temp_dir().join(format!("sv2-ffi-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let out = dir.join(name);
+        let cpp = source.ends_with(".cpp");
+        let (compiler, std) = if cpp {
+            ("g++", "-std=c++17")
+        } else {
+            ("gcc", "-std=c99")
+        };
+        let status = Command::new(compiler)
+            .args([std, "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1"])
+            .arg("-I")
+            .arg(root.join("protocols/v2/sv2-ffi"))
+            .arg(root.join(source))
+            .arg(static_lib())
+            .args(NATIVE_LIBS)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .unwrap_or_else(|e| panic!("{compiler} is required to build {source}: {e}"));
+        assert!(status.success(), "{compiler} failed on {source}");
+        out
+    }
+
+    /// Exit code valgrind gives when it found a leak or an invalid access.
+    pub const VALGRIND_ERROR: i32 = 99;
+
+    /// `program args` under valgrind (every leak and invalid access is an error, exit code
+    /// [`VALGRIND_ERROR`]). Without valgrind it runs bare, except in CI, which must have it.
+    pub fn checked(program: &Path) -> Command {
+        let have = Command::new("valgrind")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !have {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "valgrind is required in CI (apt-get install valgrind)"
+            );
+            eprintln!(
+                "valgrind not found: running {} without it",
+                program.display()
+            );
+            return Command::new(program);
+        }
+        let mut c = Command::new("valgrind");
+        c.args([
+            "-q",
+            "--leak-check=full",
+            "--show-leak-kinds=definite,indirect,possible",
+            "--errors-for-leak-kinds=definite,indirect,possible",
+            &format!("--error-exitcode={VALGRIND_ERROR}"),
+        ])
+        .arg(program);
+        c
+    }
+
+    /// Panics with everything the program printed when valgrind reported a problem.
+    pub fn assert_clean(what: &str, out: &Output) {
+        assert_ne!(
+            out.status.code(),
+            Some(VALGRIND_ERROR),
+            "valgrind found leaks or invalid accesses in {what}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

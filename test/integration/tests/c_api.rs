@@ -1,0 +1,130 @@
+//! The C API from C and C++, under valgrind: its unit tests, the C probe against our pool, and
+//! the C++ template provider feeding our pool until mining devices find blocks through it.
+
+use integration_tests::c_api::{assert_clean, checked, compile};
+use integration_tests::*;
+use mining_device::ChannelKind;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const LONG: Duration = Duration::from_secs(120);
+
+#[test]
+fn c_unit_tests_of_every_function_pass_without_leaks() {
+    let bin = compile("protocols/v2/sv2-ffi/tests/c/test_sv2.c", "test_sv2");
+    let out = checked(&bin).output().expect("run the C tests");
+    assert_clean("the C unit tests", &out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "C unit tests failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("checks passed"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_c_probe_checks_our_pools_certificate_and_setup_connection() {
+    let bin = compile("examples/c-probe/probe.c", "probe");
+    let tp = start_tp(free_addr(), 1.0).await;
+    let (pool, key) = start_pool(pool_config(free_addr(), tp.local_addr())).await;
+    let addr = pool.local_addr();
+    let run = |key: String| {
+        let mut cmd = checked(&bin);
+        cmd.args([addr.ip().to_string(), addr.port().to_string(), key]);
+        tokio::task::spawn_blocking(move || cmd.output().expect("run the probe"))
+    };
+
+    let out = run(key.to_base58()).await.unwrap();
+    assert_clean("the probe", &out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(r#""signature":"valid""#), "{stdout}");
+    assert!(
+        stdout.contains(r#""message":"SetupConnection.Success","used_version":2"#),
+        "{stdout}"
+    );
+
+    // Another authority's key: the handshake fails at the certificate, and the probe says so.
+    let out = run(tp_key().public_key().to_base58()).await.unwrap();
+    assert_clean("the probe (wrong key)", &out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("signature"));
+    pool.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cpp_template_provider_feeds_our_pool_until_blocks_are_submitted_through_it() {
+    let bin = compile(
+        "examples/interop-cpp/template_provider.cpp",
+        "template_provider",
+    );
+    let tp_addr = free_addr();
+    let mut tp = tokio::process::Command::from(checked(&bin));
+    tp.args([
+        "--listen",
+        &tp_addr.to_string(),
+        "--authority-secret",
+        TP_SECRET_KEY,
+        "--blocks",
+        "2",
+    ])
+    .stdout(Stdio::piped())
+    .kill_on_drop(true);
+    let mut tp = tp.spawn().expect("start the C++ template provider");
+    let mut lines = BufReader::new(tp.stdout.take().unwrap()).lines();
+    within("the C++ template provider listens", LONG, async {
+        while let Some(l) = lines.next_line().await.unwrap() {
+            if l.contains("listening") {
+                break;
+            }
+        }
+    })
+    .await;
+
+    // The pool checks the C++ program's certificate against its authority key.
+    let (pool, key) = start_pool(pool_config(free_addr(), tp_addr)).await;
+    let _device = device(pool.local_addr(), key, ChannelKind::Extended, "ext");
+    let mut seen = Vec::new();
+    within(
+        "two blocks submitted to the C++ template provider",
+        LONG,
+        async {
+            while let Some(l) = lines.next_line().await.unwrap() {
+                seen.push(l);
+            }
+        },
+    )
+    .await;
+    let out = within("the C++ template provider exits", LONG, tp.wait())
+        .await
+        .unwrap();
+    let log = seen.join("\n");
+    assert_ne!(
+        out.code(),
+        Some(c_api::VALGRIND_ERROR),
+        "valgrind found problems:\n{log}"
+    );
+    assert!(out.success(), "{log}");
+    assert!(log.contains("SetupConnection protocol=2"), "{log}");
+    assert!(log.contains("CoinbaseOutputConstraints"), "{log}");
+    let solutions: Vec<_> = seen
+        .iter()
+        .filter(|l| l.starts_with("SubmitSolution"))
+        .collect();
+    assert_eq!(solutions.len(), 2, "{log}");
+    assert!(solutions[0].contains("template_id=1 height=1001"), "{log}");
+    assert!(solutions[1].contains("template_id=2 height=1002"), "{log}");
+    assert!(
+        pool.stats()
+            .blocks_found
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 2
+    );
+    pool.shutdown();
+}
