@@ -4,10 +4,12 @@
 // CoinbaseOutputConstraints, and takes the pool's SubmitSolution; each solution moves the tip
 // and the pool gets the next template.
 //
-//   template_provider --listen 127.0.0.1:8442 --authority-secret KEY [--blocks N]
-//                     [--cert-validity SECS]
+//   template_provider [--listen 127.0.0.1:8442] [--authority-secret KEY] [--blocks N]
+//                     [--cert-validity SECS] [--plain]
 //
-// It exits 0 after N solutions (default: runs until killed). The chain is synthetic
+// It exits 0 after N solutions (default: runs until killed). --plain drops the encryption
+// (for a pool without tp_authority_public_key on localhost, and for the library built
+// without noise in examples/interop-cpp-no-cargo). The chain is synthetic
 // (regtest difficulty, no transactions) and blocks are not validated: this shows the wire,
 // not a node. The default key is the public development key of our Rust template provider.
 #include "sv2.h"
@@ -43,8 +45,13 @@ void check(Sv2Status s, const char *what) {
 // One codec, freed on every path out.
 class Codec {
   public:
+    // A noise responder, or a plain codec when `secret` is null.
     Codec(const char *secret, uint32_t validity) {
-        check(sv2_codec_new_responder(secret, validity, &codec_), "responder");
+        if (secret) {
+            check(sv2_codec_new_responder(secret, validity, &codec_), "responder");
+        } else {
+            check(sv2_codec_new_plain(&codec_), "plain codec");
+        }
     }
     ~Codec() { sv2_codec_free(codec_); }
     Codec(const Codec &) = delete;
@@ -277,8 +284,17 @@ int main(int argc, char **argv) {
     const char *secret = kDevAuthoritySecret;
     long blocks = -1;
     uint32_t validity = 3600;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i += 2) {
         std::string flag = argv[i];
+        if (flag == "--plain") {
+            secret = nullptr;
+            i--;
+            continue;
+        }
+        if (i + 1 == argc) {
+            std::fprintf(stderr, "%s needs a value\n", argv[i]);
+            return 2;
+        }
         if (flag == "--listen") listen = argv[i + 1];
         else if (flag == "--authority-secret") secret = argv[i + 1];
         else if (flag == "--blocks") blocks = std::atol(argv[i + 1]);
@@ -290,7 +306,8 @@ int main(int argc, char **argv) {
     }
     try {
         int lfd = listen_on(listen);
-        std::printf("template provider listening on %s\n", listen.c_str());
+        std::printf("template provider listening on %s (%s)\n", listen.c_str(),
+                    secret ? "noise" : "plain");
         std::fflush(stdout);
         Chain chain;
         chain.advance();

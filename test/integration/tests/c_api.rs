@@ -64,18 +64,41 @@ async fn the_cpp_template_provider_feeds_our_pool_until_blocks_are_submitted_thr
         "examples/interop-cpp/template_provider.cpp",
         "template_provider",
     );
+    mine_through_cpp_template_provider(&bin, 2, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rustc_only_build_of_the_library_runs_the_cpp_template_provider() {
+    let out = std::env::temp_dir().join(format!("sv2-no-cargo-{}", std::process::id()));
+    let build = c_api::repo_root().join("examples/interop-cpp-no-cargo/build.sh");
+    let status = tokio::process::Command::new(build)
+        .arg(&out)
+        .status()
+        .await
+        .expect("run build.sh");
+    assert!(status.success(), "the rustc-only build failed");
+    // Built without noise: plain connections only.
+    mine_through_cpp_template_provider(&out.join("template_provider"), 1, false).await;
+    let _ = std::fs::remove_dir_all(out);
+}
+
+/// Run the C++ template provider under valgrind with our pool and an extended device until
+/// `blocks` solutions have been submitted to it, then check what it saw.
+async fn mine_through_cpp_template_provider(bin: &std::path::Path, blocks: u32, noise: bool) {
     let tp_addr = free_addr();
-    let mut tp = tokio::process::Command::from(checked(&bin));
+    let mut tp = tokio::process::Command::from(checked(bin));
     tp.args([
         "--listen",
         &tp_addr.to_string(),
-        "--authority-secret",
-        TP_SECRET_KEY,
         "--blocks",
-        "2",
-    ])
-    .stdout(Stdio::piped())
-    .kill_on_drop(true);
+        &blocks.to_string(),
+    ]);
+    if noise {
+        tp.args(["--authority-secret", TP_SECRET_KEY]);
+    } else {
+        tp.arg("--plain");
+    }
+    tp.stdout(Stdio::piped()).kill_on_drop(true);
     let mut tp = tp.spawn().expect("start the C++ template provider");
     let mut lines = BufReader::new(tp.stdout.take().unwrap()).lines();
     within("the C++ template provider listens", LONG, async {
@@ -87,12 +110,16 @@ async fn the_cpp_template_provider_feeds_our_pool_until_blocks_are_submitted_thr
     })
     .await;
 
-    // The pool checks the C++ program's certificate against its authority key.
-    let (pool, key) = start_pool(pool_config(free_addr(), tp_addr)).await;
+    let mut cfg = pool_config(free_addr(), tp_addr);
+    if !noise {
+        cfg.tp_authority_public_key = None;
+    }
+    // With noise, the pool checks the C++ program's certificate against its authority key.
+    let (pool, key) = start_pool(cfg).await;
     let _device = device(pool.local_addr(), key, ChannelKind::Extended, "ext");
     let mut seen = Vec::new();
     within(
-        "two blocks submitted to the C++ template provider",
+        "blocks submitted to the C++ template provider",
         LONG,
         async {
             while let Some(l) = lines.next_line().await.unwrap() {
@@ -117,14 +144,16 @@ async fn the_cpp_template_provider_feeds_our_pool_until_blocks_are_submitted_thr
         .iter()
         .filter(|l| l.starts_with("SubmitSolution"))
         .collect();
-    assert_eq!(solutions.len(), 2, "{log}");
-    assert!(solutions[0].contains("template_id=1 height=1001"), "{log}");
-    assert!(solutions[1].contains("template_id=2 height=1002"), "{log}");
+    assert_eq!(solutions.len(), blocks as usize, "{log}");
+    for (i, s) in solutions.iter().enumerate() {
+        let want = format!("template_id={} height={}", i + 1, 1001 + i);
+        assert!(s.contains(&want), "{log}");
+    }
     assert!(
         pool.stats()
             .blocks_found
             .load(std::sync::atomic::Ordering::Relaxed)
-            >= 2
+            >= u64::from(blocks)
     );
     pool.shutdown();
 }
