@@ -985,7 +985,7 @@ enum Sv2Status sv2_codec_new_plain(struct Sv2Codec **out);
  * Create a codec for an encrypted connection that we opened (a client: a mining device, a
  * proxy, a pool connecting to its template provider). `authority_public_key` is the
  * server's authority public key in the base58check form pools publish (e.g.
- * "9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72"). The handshake checks that the
+ * "9cEFRK5yxdVniWatZwLj9fEurt6SkbC7sqQ9VBNzSjwv9t5Wnb8"). The handshake checks that the
  * server's certificate is signed by that key and valid now.
  *
  * The first handshake message is queued at once: send what `sv2_codec_output` gives, then

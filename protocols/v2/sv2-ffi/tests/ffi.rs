@@ -300,6 +300,7 @@ fn bad_frames_are_refused_and_the_codec_goes_on() {
     assert_eq!(c.next().0, Sv2Status::SV2_NEED_MORE_BYTES);
 }
 
+#[cfg(feature = "noise")]
 #[test]
 fn noise_initiator_and_responder_talk_through_the_c_abi() {
     let mut i = ptr::null_mut();
@@ -354,6 +355,7 @@ fn noise_initiator_and_responder_talk_through_the_c_abi() {
     assert_eq!(r.next().0, Sv2Status::SV2_ERR_STATE);
 }
 
+#[cfg(feature = "noise")]
 #[test]
 fn an_initiator_refuses_a_responder_signed_by_another_authority() {
     let other = noise_sv2::AuthoritySecretKey::generate().unwrap();
@@ -373,6 +375,7 @@ fn an_initiator_refuses_a_responder_signed_by_another_authority() {
     );
 }
 
+#[cfg(feature = "noise")]
 #[test]
 fn the_c_initiator_handshakes_with_the_rust_responder() {
     let authority: noise_sv2::AuthoritySecretKey =
@@ -393,4 +396,19 @@ fn the_c_initiator_handshakes_with_the_rust_responder() {
     let (msg2, _session) = responder.respond(&i.output(), now).unwrap();
     assert_eq!(i.feed(&msg2), Sv2Status::SV2_OK, "{}", last_error());
     assert!(i.ready());
+}
+
+#[cfg(not(feature = "noise"))]
+#[test]
+fn without_noise_the_noise_constructors_say_unsupported() {
+    let mut c = ptr::null_mut();
+    assert_eq!(
+        unsafe { sv2_codec_new_initiator(AUTHORITY_PUBLIC.as_ptr(), &mut c) },
+        Sv2Status::SV2_ERR_UNSUPPORTED
+    );
+    assert!(c.is_null());
+    assert_eq!(
+        unsafe { sv2_codec_new_responder(AUTHORITY_SECRET.as_ptr(), 60, &mut c) },
+        Sv2Status::SV2_ERR_UNSUPPORTED
+    );
 }
