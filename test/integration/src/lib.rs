@@ -482,6 +482,11 @@ pub mod c_api {
     /// Compile `source` (relative to the repository root) against sv2.h and the static
     /// library, warnings as errors: C as C99, C++ as C++17 (by the file's extension).
     pub fn compile(source: &str, name: &str) -> PathBuf {
+        compile_with(source, name, false)
+    }
+
+    /// As [`compile`], linked with the shared library (libsv2_ffi.so) when `shared`.
+    pub fn compile_with(source: &str, name: &str, shared: bool) -> PathBuf {
         let root = repo_root();
         let dir = std::env::temp_dir().join(format!("sv2-ffi-tests-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -497,7 +502,7 @@ pub mod c_api {
             .arg("-I")
             .arg(root.join("protocols/v2/sv2-ffi"))
             .arg(root.join(source))
-            .arg(static_lib())
+            .args(link_args(shared))
             .args(NATIVE_LIBS)
             .arg("-o")
             .arg(&out)
@@ -505,6 +510,27 @@ pub mod c_api {
             .unwrap_or_else(|e| panic!("{compiler} is required to build {source}: {e}"));
         assert!(status.success(), "{compiler} failed on {source}");
         out
+    }
+
+    fn link_args(shared: bool) -> Vec<std::ffi::OsString> {
+        let lib = static_lib();
+        if !shared {
+            return vec![lib.into()];
+        }
+        let dir = lib
+            .parent()
+            .expect("library directory")
+            .display()
+            .to_string();
+        assert!(
+            Path::new(&dir).join("libsv2_ffi.so").exists(),
+            "libsv2_ffi.so not found in {dir}"
+        );
+        vec![
+            format!("-L{dir}").into(),
+            "-lsv2_ffi".into(),
+            format!("-Wl,-rpath,{dir}").into(),
+        ]
     }
 
     /// Exit code valgrind gives when it found a leak or an invalid access.

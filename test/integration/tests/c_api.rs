@@ -1,7 +1,7 @@
 //! The C API from C and C++, under valgrind: its unit tests, the C probe against our pool, and
 //! the C++ template provider feeding our pool until mining devices find blocks through it.
 
-use integration_tests::c_api::{assert_clean, checked, compile};
+use integration_tests::c_api::{assert_clean, checked, compile, compile_with};
 use integration_tests::*;
 use mining_device::ChannelKind;
 use std::process::Stdio;
@@ -13,7 +13,21 @@ const LONG: Duration = Duration::from_secs(120);
 #[test]
 fn c_unit_tests_of_every_function_pass_without_leaks() {
     let bin = compile("protocols/v2/sv2-ffi/tests/c/test_sv2.c", "test_sv2");
-    let out = checked(&bin).output().expect("run the C tests");
+    run_c_unit_tests(&bin);
+}
+
+#[test]
+fn c_unit_tests_pass_against_the_shared_library_too() {
+    let bin = compile_with(
+        "protocols/v2/sv2-ffi/tests/c/test_sv2.c",
+        "test_sv2_so",
+        true,
+    );
+    run_c_unit_tests(&bin);
+}
+
+fn run_c_unit_tests(bin: &std::path::Path) {
+    let out = checked(bin).output().expect("run the C tests");
     assert_clean("the C unit tests", &out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
