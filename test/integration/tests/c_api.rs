@@ -154,9 +154,11 @@ async fn mine_through_cpp_template_provider(bin: &std::path::Path, blocks: u32, 
     assert!(out.success(), "{log}");
     assert!(log.contains("SetupConnection protocol=2"), "{log}");
     assert!(log.contains("CoinbaseOutputConstraints"), "{log}");
+    // A share found on the old job can still reach the pool after a block, and be a block
+    // too (half of all hashes are, at regtest difficulty): the TP reports it as stale.
     let solutions: Vec<_> = seen
         .iter()
-        .filter(|l| l.starts_with("SubmitSolution"))
+        .filter(|l| l.starts_with("SubmitSolution") && !l.contains("stale"))
         .collect();
     assert_eq!(solutions.len(), blocks as usize, "{log}");
     for (i, s) in solutions.iter().enumerate() {
