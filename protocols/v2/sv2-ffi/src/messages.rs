@@ -810,3 +810,17 @@ pub extern "C" fn sv2_message_type_name(msg_type: u8) -> *const c_char {
     })
     .unwrap_or(std::ptr::null())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tag_is_the_message_types_spec_value() {
+        let table = message_table();
+        assert_eq!(table.len(), 41);
+        for (tag, msg_type, name) in table {
+            assert_eq!(tag, msg_type, "{name}");
+        }
+    }
+}
