@@ -29,15 +29,12 @@ async fn main() {
         return;
     }
     roles_utils::init_tracing("info");
-    let cfg = roles_utils::read_config(
+    let mut cfg = roles_utils::read_config_or_exit(
+        "mining-proxy",
         a.config.as_deref(),
         ProxyConfig::from_toml,
         ProxyConfig::default_config,
     );
-    let mut cfg = cfg.unwrap_or_else(|e| {
-        eprintln!("mining-proxy: {e}");
-        std::process::exit(2);
-    });
     if let Some(l) = a.listen_address {
         cfg.listen_address = l;
     }

@@ -25,15 +25,12 @@ async fn main() {
         return;
     }
     roles_utils::init_tracing("info");
-    let cfg = roles_utils::read_config(
+    let cfg = roles_utils::read_config_or_exit(
+        "pool",
         a.config.as_deref(),
         |s| PoolConfig::from_toml(s).map_err(|e| e.to_string()),
         PoolConfig::default_config,
     );
-    let cfg = cfg.unwrap_or_else(|e| {
-        eprintln!("pool: {e}");
-        std::process::exit(2);
-    });
     let pool = Pool::start(cfg).await.unwrap_or_else(|e| {
         eprintln!("pool: {e}");
         std::process::exit(1);

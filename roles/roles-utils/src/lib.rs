@@ -106,6 +106,20 @@ pub fn read_config<T>(
     }
 }
 
+/// [`read_config`] for a binary's `main`: on error, print `program: error` and exit with
+/// status 2 (a configuration error, before anything started).
+pub fn read_config_or_exit<T>(
+    program: &str,
+    path: Option<&std::path::Path>,
+    parse: impl Fn(&str) -> Result<T, String>,
+    default: impl FnOnce() -> T,
+) -> T {
+    read_config(path, parse, default).unwrap_or_else(|e| {
+        eprintln!("{program}: {e}");
+        std::process::exit(2);
+    })
+}
+
 /// Encode and send one message.
 pub async fn send(conn: &Connection, m: impl Into<AnyMessage<'static>>) -> Result<(), String> {
     let m: AnyMessage = m.into();

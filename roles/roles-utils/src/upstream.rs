@@ -164,6 +164,17 @@ impl ExtranonceSplit {
         Self::new(prefix, self.job_prefix.len() + ours, ours)
     }
 
+    /// Apply an upstream SetExtranoncePrefix in place; one that leaves fewer than `ours`
+    /// bytes is logged and ignored (the old split stays).
+    pub fn apply_prefix(&mut self, prefix: &[u8], ours: usize) {
+        match self.with_prefix(prefix, ours) {
+            Some(s) => *self = s,
+            None => tracing::error!(
+                "upstream SetExtranoncePrefix leaves fewer than {ours} bytes; ignored"
+            ),
+        }
+    }
+
     /// What goes in SubmitSharesExtended.extranonce for our `extranonce` bytes.
     pub fn upstream_extranonce(&self, ours: &[u8]) -> Vec<u8> {
         let mut v = vec![0u8; self.pad];

@@ -359,12 +359,7 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
             UpstreamEvent::SetExtranoncePrefix { generation, prefix } => {
                 let mut st = lock(&shared.state);
                 if let Some(l) = st.link.as_mut().filter(|l| l.generation == generation) {
-                    match l.split.with_prefix(&prefix, ours) {
-                        Some(s) => l.split = s,
-                        None => tracing::error!(
-                            "upstream SetExtranoncePrefix leaves fewer than {ours} bytes; ignored"
-                        ),
-                    }
+                    l.split.apply_prefix(&prefix, ours);
                 }
             }
             UpstreamEvent::ShareResult { route, result } => {

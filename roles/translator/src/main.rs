@@ -47,15 +47,12 @@ async fn main() {
         return;
     }
     roles_utils::init_tracing("info");
-    let cfg = roles_utils::read_config(
+    let mut cfg = roles_utils::read_config_or_exit(
+        "translator",
         a.config.as_deref(),
         TranslatorConfig::from_toml,
         TranslatorConfig::default_config,
     );
-    let mut cfg = cfg.unwrap_or_else(|e| {
-        eprintln!("translator: {e}");
-        std::process::exit(2);
-    });
     if let Some(v) = a.downstream_address {
         cfg.downstream_address = v;
     }
