@@ -19,7 +19,6 @@
 //! assert_eq!(client.version_mask(), Some(0x1fffe000));
 //! assert_eq!(client.extranonce().unwrap().1, 4);
 //! ```
-#![forbid(unsafe_code)]
 
 pub mod client;
 pub mod error;

@@ -20,7 +20,6 @@
 //! assert_eq!(b.len(), 50);
 //! assert_eq!(pool.stats().reused, 1);
 //! ```
-#![forbid(unsafe_code)]
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};

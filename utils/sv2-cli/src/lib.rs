@@ -7,7 +7,6 @@
 //! Decoding prints one object per frame; a line that does not decode gives
 //! `{"error": "..."}`. Encoding reads such objects and gives the frame hex, byte for byte what
 //! decoding read. TLV fields after a message (extensions) appear as `"tlvs"`.
-#![forbid(unsafe_code)]
 
 use binary_sv2::Encodable;
 use extensions_sv2::tlv::{Tlv, TlvList};

@@ -40,7 +40,6 @@
 //! let err = B032::new(vec![0u8; 33]).unwrap_err();
 //! assert_eq!(err.to_string(), "B0_32 length 33 exceeds its maximum of 32");
 //! ```
-#![forbid(unsafe_code)]
 
 // Lets the derive macros' `::binary_sv2::` paths resolve inside this crate too.
 extern crate self as binary_sv2;

@@ -33,7 +33,6 @@
 //!     assert_eq!(frame.is_some(), i == bytes.len() - 1);
 //! }
 //! ```
-#![forbid(unsafe_code)]
 
 use binary_sv2::Encodable;
 use const_sv2::{SV2_FRAME_HEADER_SIZE, SV2_MAX_PAYLOAD_SIZE};

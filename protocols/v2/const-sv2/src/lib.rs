@@ -7,7 +7,6 @@
 //! Where the spec's table and what deployed implementations put on the wire differ, the wire
 //! wins and the constant says so.
 #![no_std]
-#![forbid(unsafe_code)]
 
 // ---------------------------------------------------------------------------------------------
 // Framing (03-Protocol-Overview.md, 3.2)

@@ -18,7 +18,6 @@
 //! assert!(frame.header.channel_msg());
 //! assert_eq!(frame.payload, &[1, 0, 0, 0]);
 //! ```
-#![forbid(unsafe_code)]
 
 use binary_sv2::{Encodable, EncodeError};
 use const_sv2::{CHANNEL_BIT_MASK, SV2_FRAME_HEADER_SIZE, SV2_MAX_PAYLOAD_SIZE};

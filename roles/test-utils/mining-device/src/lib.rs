@@ -16,7 +16,6 @@
 //! println!("{} shares accepted", d.stats().accepted.load(std::sync::atomic::Ordering::Relaxed));
 //! # }
 //! ```
-#![forbid(unsafe_code)]
 
 pub mod sv1;
 

@@ -22,7 +22,6 @@
 //! let bytes = setup.to_bytes().unwrap();
 //! assert_eq!(SetupConnection::decode(&bytes).unwrap(), setup);
 //! ```
-#![forbid(unsafe_code)]
 
 use binary_sv2::{Decodable, Encodable, IntoStatic, Str0255};
 use const_sv2::*;

@@ -17,7 +17,6 @@
 //! let list = TlvList::parse(&trailer).unwrap();
 //! assert_eq!(UserIdentity::find(&list).unwrap().unwrap().as_str(), Some("rig-07"));
 //! ```
-#![forbid(unsafe_code)]
 
 pub mod tlv;
 

@@ -11,7 +11,6 @@
 //! let bytes = req.to_bytes().unwrap();
 //! assert_eq!(AllocateMiningJobToken::decode(&bytes).unwrap(), req);
 //! ```
-#![forbid(unsafe_code)]
 
 use binary_sv2::{
     Decodable, Encodable, IntoStatic, Seq064K, Str0255, B016M, B0255, B032, B064K, U256,

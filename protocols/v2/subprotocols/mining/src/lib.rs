@@ -22,7 +22,6 @@
 //! let owned: SubmitSharesExtended<'static> = borrowed.into_static();
 //! assert_eq!(owned, share);
 //! ```
-#![forbid(unsafe_code)]
 
 use binary_sv2::{
     Decodable, Encodable, IntoStatic, Seq0255, Seq064K, Str0255, B0255, B032, B064K, U256,

@@ -11,7 +11,6 @@
 //! assert_eq!(bytes, [7, 0, 0, 0, 0, 0, 0, 0]);
 //! assert_eq!(RequestTransactionData::decode(&bytes).unwrap().template_id, 7);
 //! ```
-#![forbid(unsafe_code)]
 
 use binary_sv2::{
     Decodable, Encodable, IntoStatic, Seq0255, Seq064K, Str0255, B016M, B0255, B064K, U256,
