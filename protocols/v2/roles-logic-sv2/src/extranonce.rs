@@ -129,16 +129,18 @@ impl fmt::Display for ExtranonceError {
 impl std::error::Error for ExtranonceError {}
 
 /// Hands out disjoint [`ExtranonceRange`]s: `base ++ id` with `id` of `id_len` bytes, each id
-/// given to one holder at a time. Released ids are reused only after every fresh id is used,
-/// so a late share for a closed channel does not land on a new one soon after.
+/// given to one holder at a time. Ids are handed out in order, wrapping, so a released id is
+/// reused only after every other id had its turn: a late share for a closed channel does not
+/// land on a new one soon after. Memory follows the live ranges only, however many are opened
+/// and closed.
 #[derive(Debug, Clone)]
 pub struct ExtranonceAllocator {
     base: Vec<u8>,
     total_len: usize,
     id_len: usize,
     capacity: u64,
+    /// The next id to try.
     next: u64,
-    free: Vec<u64>,
     in_use: HashSet<u64>,
 }
 
@@ -164,7 +166,6 @@ impl ExtranonceAllocator {
             id_len,
             capacity,
             next: 0,
-            free: Vec::new(),
             in_use: HashSet::new(),
         })
     }
@@ -181,17 +182,24 @@ impl ExtranonceAllocator {
 
     /// A fresh range, disjoint from every live one.
     pub fn allocate(&mut self) -> Result<ExtranonceRange, ExtranonceError> {
-        let id = if self.next < self.capacity {
-            self.next += 1;
-            self.next - 1
-        } else if let Some(id) = self.free.pop() {
-            id
-        } else {
+        if self.in_use.len() as u64 >= self.capacity {
             return Err(ExtranonceError::Exhausted {
                 capacity: self.capacity,
             });
+        }
+        // The cursor walks the ids in order and wraps, skipping live ones: a released id comes
+        // back only after every other id had its turn, and nothing grows with churn.
+        let id = loop {
+            let id = self.next;
+            self.next = if self.next + 1 >= self.capacity {
+                0
+            } else {
+                self.next + 1
+            };
+            if self.in_use.insert(id) {
+                break id;
+            }
         };
-        self.in_use.insert(id);
         let mut prefix = self.base.clone();
         prefix.extend_from_slice(&id.to_be_bytes()[8 - self.id_len..]);
         Ok(ExtranonceRange {
@@ -229,7 +237,6 @@ impl ExtranonceAllocator {
         if !self.in_use.remove(&id) {
             return Err(ExtranonceError::NotAllocated);
         }
-        self.free.push(id);
         Ok(())
     }
 }
@@ -275,6 +282,31 @@ mod tests {
         assert_eq!(a.allocate().unwrap(), all[42]);
         assert_eq!(a.release(&all[42]), Ok(()));
         assert_eq!(a.release(&all[42]), Err(ExtranonceError::NotAllocated));
+    }
+
+    #[test]
+    fn churn_keeps_only_live_ids_and_reuses_released_ones_last() {
+        // A peer that opens and closes channels in a loop: nothing accumulates.
+        let mut a = ExtranonceAllocator::new(vec![], 8, 2).unwrap();
+        let keep = a.allocate().unwrap();
+        for _ in 0..300_000 {
+            let r = a.allocate().unwrap();
+            assert_ne!(r, keep, "a live id is never handed out again");
+            a.release(&r).unwrap();
+        }
+        assert_eq!(a.in_use(), 1);
+        assert!(a.in_use.capacity() < 64, "{}", a.in_use.capacity());
+        // Ids come in order: the one just released is not the next one.
+        let x = a.allocate().unwrap();
+        a.release(&x).unwrap();
+        assert_ne!(a.allocate().unwrap(), x);
+        // 8-byte ids (capacity u64::MAX) wrap the same way, without overflow.
+        let mut big = ExtranonceAllocator::new(vec![], 8, 8).unwrap();
+        for _ in 0..1000 {
+            let r = big.allocate().unwrap();
+            big.release(&r).unwrap();
+        }
+        assert_eq!(big.in_use(), 0);
     }
 
     #[test]
