@@ -25,7 +25,6 @@
 //!     other => panic!("{other:?}"),
 //! }
 //! ```
-#![forbid(unsafe_code)]
 
 pub mod extranonce;
 pub mod handlers;
@@ -37,6 +36,28 @@ pub mod target;
 pub mod vardiff;
 
 pub use bitcoin;
+
+/// The two clocks a sans-IO session is given, read by the caller.
+///
+/// Windows and deadlines (vardiff, the grace of an old target) use `monotonic_ms`, which never
+/// goes back when the wall clock is set; nTime bounds use `unix_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Now {
+    /// Milliseconds on a monotonic clock with any origin.
+    pub monotonic_ms: u64,
+    /// Seconds since the Unix epoch.
+    pub unix_secs: u32,
+}
+
+impl Now {
+    /// Both clocks from one Unix time in milliseconds (tests, and callers with one clock).
+    pub fn from_unix_ms(ms: u64) -> Now {
+        Now {
+            monotonic_ms: ms,
+            unix_secs: (ms / 1000).min(u32::MAX as u64) as u32,
+        }
+    }
+}
 
 /// Longest extranonce a channel can carry (B0_32).
 pub const MAX_EXTRANONCE_LEN: usize = 32;

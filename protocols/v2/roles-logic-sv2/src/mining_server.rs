@@ -26,6 +26,7 @@ use crate::parsers::{AnyMessage, CommonMessages, Mining, ParserError};
 use crate::sha256d;
 use crate::target::{self, Target};
 use crate::vardiff::Vardiff;
+use crate::Now;
 use binary_sv2::{Seq0255, Str0255, B032, B064K, U256};
 use common_messages_sv2::{SetupConnection, SetupConnectionError, SetupConnectionSuccess};
 use const_sv2::{error_codes, mining_flags, PROTOCOL_MINING, SV2_PROTOCOL_VERSION};
@@ -48,6 +49,10 @@ pub struct ServerConfig {
     pub max_channels: usize,
     /// Seconds an nTime may be ahead of both `min_ntime` and the clock.
     pub max_ntime_ahead_secs: u32,
+    /// No channel's target is easier than this difficulty's (0: no floor), so a channel that
+    /// declares a tiny hashrate does not get shares for almost nothing. A target is never
+    /// harder than the network's, though, so every block is submitted.
+    pub min_share_difficulty: f64,
     /// How long shares at the previous target are still accepted after a SetTarget.
     pub target_grace_ms: u64,
 }
@@ -60,6 +65,7 @@ impl Default for ServerConfig {
             default_hashrate: 1e6,
             max_channels: 1024,
             max_ntime_ahead_secs: 600,
+            min_share_difficulty: 0.0,
             target_grace_ms: 5_000,
         }
     }
@@ -312,7 +318,7 @@ pub struct Session {
     next_job_id: u32,
     epoch: u64,
     prev: Option<ActivePrev>,
-    now_ms: u64,
+    now: Now,
     out: VecDeque<AnyMessage<'static>>,
     events: VecDeque<ServerEvent>,
     upstream_target: Option<Target>,
@@ -339,7 +345,7 @@ impl Session {
             next_job_id: 1,
             epoch: 0,
             prev: None,
-            now_ms: 0,
+            now: Now::default(),
             out: VecDeque::new(),
             events: VecDeque::new(),
             upstream_target: None,
@@ -373,9 +379,9 @@ impl Session {
         extension_type: u16,
         msg_type: u8,
         payload: &[u8],
-        now_ms: u64,
+        now: Now,
     ) -> Result<(), SessionError> {
-        self.now_ms = now_ms;
+        self.now = now;
         let msg =
             AnyMessage::parse(extension_type, msg_type, payload).map_err(SessionError::Parser)?;
         match msg {
@@ -391,12 +397,14 @@ impl Session {
     }
 
     /// The clock: retargets and acknowledges. Call about once a second.
-    pub fn handle_timeout(&mut self, now_ms: u64) {
-        self.now_ms = now_ms;
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.now = now;
+        let now_ms = now.monotonic_ms;
+        let limits = self.target_limits();
         let mut updates = Vec::new();
         for (&id, ch) in self.channels.iter_mut() {
             if let Some(t) = ch.vardiff.poll(now_ms, &ch.target) {
-                let t = clamp_target(t, self.upstream_target, ch.max_target);
+                let t = limits.clamp(t, ch.max_target);
                 if t != ch.target {
                     ch.old_target = Some((ch.target, now_ms + self.cfg.target_grace_ms));
                     ch.target = t;
@@ -417,7 +425,17 @@ impl Session {
 
     /// A new job for every channel: future (waits for its SetNewPrevHash) or, on the current
     /// prevhash, to be mined at once.
+    ///
+    /// A template the session already has (same `template_id`) changes nothing, so replaying
+    /// a feed after a lagged broadcast does not issue jobs twice.
     pub fn on_new_template(&mut self, template: Arc<JobTemplate>) {
+        if self
+            .jobs
+            .values()
+            .any(|j| j.template.template_id == template.template_id)
+        {
+            return;
+        }
         let job_id = self.next_job_id;
         self.next_job_id = self.next_job_id.wrapping_add(1);
         let active = !template.future && self.prev.is_some();
@@ -449,7 +467,14 @@ impl Session {
 
     /// The chain moved: the future job for `prev.template_id` becomes the only valid one.
     /// Returns false when no job of that template is known (nothing changes then).
+    ///
+    /// The tip the session is already on changes nothing: its jobs stay valid and shares
+    /// already credited stay duplicates (a replayed feed must not open a new epoch).
+    #[must_use]
     pub fn on_set_new_prev_hash(&mut self, prev: PrevHash) -> bool {
+        if self.prev.is_some_and(|p| p.hash == prev) {
+            return true;
+        }
         let Some((&job_id, _)) = self
             .jobs
             .iter()
@@ -471,6 +496,8 @@ impl Session {
             network_target: target::from_nbits(prev.nbits),
             job_id,
         });
+        // A new nbits may move the network target past a channel's.
+        self.retarget_all();
         let mut grouped = false;
         let ids: Vec<u32> = self.channels.keys().copied().collect();
         for id in ids {
@@ -496,11 +523,18 @@ impl Session {
     /// reaches the proxy; channels whose target changes get a SetTarget.
     pub fn set_upstream_target(&mut self, upstream: Option<Target>) {
         self.upstream_target = upstream;
-        let now = self.now_ms;
+        self.retarget_all();
+    }
+
+    /// Re-clamp every channel's target after a change of the limits (upstream or network
+    /// target); channels whose target changes get a SetTarget.
+    fn retarget_all(&mut self) {
+        let now = self.now.monotonic_ms;
         let grace = self.cfg.target_grace_ms;
+        let limits = self.target_limits();
         let mut updates = Vec::new();
         for (&id, ch) in self.channels.iter_mut() {
-            let t = clamp_target(ch.vardiff.target(), upstream, ch.max_target);
+            let t = limits.clamp(ch.vardiff.target(), ch.max_target);
             if t != ch.target {
                 ch.old_target = Some((ch.target, now + grace));
                 ch.target = t;
@@ -513,6 +547,16 @@ impl Session {
                 maximum_target: U256(t),
             }));
         }
+    }
+
+    /// Ask the downstream to reconnect to this same server (`Reconnect` with an empty host):
+    /// the role is about to close the connection, for example because its extranonce layout
+    /// changed. Queued after everything already queued.
+    pub fn reconnect(&mut self) {
+        self.send(CommonMessages::Reconnect(common_messages_sv2::Reconnect {
+            new_host: Str0255::default(),
+            new_port: 0,
+        }));
     }
 
     /// Whether downstreams may roll version bits (a proxy whose upstream requires a fixed
@@ -594,6 +638,15 @@ impl Session {
     }
 
     // ---- internals ------------------------------------------------------------------------
+
+    fn target_limits(&self) -> TargetLimits {
+        let d = self.cfg.min_share_difficulty;
+        TargetLimits {
+            floor: (d.is_finite() && d > 0.0).then(|| target::from_difficulty(d)),
+            upstream: self.upstream_target,
+            network: self.prev.map(|p| p.network_target),
+        }
+    }
 
     fn send(&mut self, m: impl Into<AnyMessage<'static>>) {
         self.out.push_back(m.into());
@@ -719,7 +772,11 @@ impl Session {
         } else {
             self.cfg.default_hashrate
         };
-        Some(Vardiff::new(self.cfg.shares_per_minute, hr, self.now_ms))
+        Some(Vardiff::new(
+            self.cfg.shares_per_minute,
+            hr,
+            self.now.monotonic_ms,
+        ))
     }
 
     fn add_channel(
@@ -732,7 +789,7 @@ impl Session {
     ) -> (u32, Target) {
         let id = self.next_channel_id;
         self.next_channel_id = self.next_channel_id.wrapping_add(1).max(2);
-        let t = clamp_target(vardiff.target(), self.upstream_target, max_target);
+        let t = self.target_limits().clamp(vardiff.target(), max_target);
         let user: Arc<str> = Arc::from(user.to_string_lossy().as_ref());
         self.events.push_back(ServerEvent::ChannelOpened {
             channel_id: id,
@@ -843,7 +900,7 @@ impl Session {
         }
         let min = prev.hash.min_ntime;
         let max = min
-            .max((self.now_ms / 1000) as u32)
+            .max(self.now.unix_secs)
             .saturating_add(self.cfg.max_ntime_ahead_secs);
         if ntime < min || ntime > max {
             return Err(ShareError::NtimeOutOfRange { ntime, min, max });
@@ -883,7 +940,7 @@ impl Session {
         );
         let hash = sha256d(&header);
 
-        let now = self.now_ms;
+        let now = self.now.monotonic_ms;
         let batch_size = self.cfg.share_batch_size.max(1);
         let upstream_target = self.upstream_target;
         let ch = self
@@ -963,11 +1020,26 @@ struct Submission<'x> {
     extranonce: Option<&'x [u8]>,
 }
 
-/// `t` made no harder than the upstream's target (so nothing the upstream credits is lost)
-/// and no easier than the channel's maximum (what the device asked for).
-fn clamp_target(t: Target, upstream: Option<Target>, max_target: Target) -> Target {
-    let t = upstream.map_or(t, |u| target::easier(t, u));
-    target::harder(t, max_target)
+/// What bounds a channel's target besides its vardiff.
+#[derive(Debug, Clone, Copy)]
+struct TargetLimits {
+    /// The easiest target allowed ([`ServerConfig::min_share_difficulty`]).
+    floor: Option<Target>,
+    upstream: Option<Target>,
+    network: Option<Target>,
+}
+
+impl TargetLimits {
+    /// `t` made no easier than the floor, no harder than the upstream's target (so nothing
+    /// the upstream credits is lost), no easier than the channel's maximum (what the device
+    /// asked for), and last no harder than the network target, so every hash that is a block
+    /// is submitted.
+    fn clamp(&self, t: Target, max_target: Target) -> Target {
+        let t = self.floor.map_or(t, |f| target::harder(t, f));
+        let t = self.upstream.map_or(t, |u| target::easier(t, u));
+        let t = target::harder(t, max_target);
+        self.network.map_or(t, |n| target::easier(t, n))
+    }
 }
 
 fn success(channel_id: u32, b: Batch) -> SubmitSharesSuccess {
@@ -1144,9 +1216,10 @@ impl HandleMiningMessagesFromDownstream for Session {
             }
             return Ok(());
         }
-        let now = self.now_ms;
+        let now = self.now.monotonic_ms;
         let grace = self.cfg.target_grace_ms;
         let default_hr = self.cfg.default_hashrate;
+        let limits = self.target_limits();
         let Some(ch) = self.channels.get_mut(&m.channel_id) else {
             return Ok(());
         };
@@ -1157,7 +1230,7 @@ impl HandleMiningMessagesFromDownstream for Session {
             default_hr
         };
         ch.vardiff.reset(hr, now);
-        let t = clamp_target(ch.vardiff.target(), self.upstream_target, ch.max_target);
+        let t = limits.clamp(ch.vardiff.target(), ch.max_target);
         if t != ch.target {
             ch.old_target = Some((ch.target, now + grace));
             ch.target = t;

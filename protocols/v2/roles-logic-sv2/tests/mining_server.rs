@@ -11,7 +11,7 @@ use roles_logic_sv2::job::{CoinbaseConfig, JobTemplate, PayoutOutput};
 use roles_logic_sv2::mining_client::{ClientChannel, Work};
 use roles_logic_sv2::mining_server::{PrevHash, ServerConfig, ServerEvent, Session};
 use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, Mining};
-use roles_logic_sv2::{sha256d, target};
+use roles_logic_sv2::{sha256d, target, Now};
 use std::sync::Arc;
 
 const NOW_MS: u64 = 1_700_000_000_000;
@@ -81,7 +81,7 @@ impl Harness {
         m: M,
     ) -> Result<(), roles_logic_sv2::mining_server::SessionError> {
         let (e, t, p) = encode(m);
-        self.s.handle_frame(e, t, &p, self.now)
+        self.s.handle_frame(e, t, &p, Now::from_unix_ms(self.now))
     }
 
     fn out(&mut self) -> Vec<AnyMessage<'static>> {
@@ -716,7 +716,7 @@ fn vardiff_raises_difficulty_of_a_fast_channel() {
     }
     h.out();
     h.now += 10_000;
-    h.s.handle_timeout(h.now);
+    h.s.handle_timeout(Now::from_unix_ms(h.now));
     let set = h
         .out()
         .into_iter()
@@ -792,9 +792,17 @@ fn wrong_direction_and_garbage_close_the_connection_only() {
     h.setup(0);
     assert!(h
         .s
-        .handle_frame(0, SubmitSharesStandard::MSG_TYPE, &[1, 2, 3], NOW_MS)
+        .handle_frame(
+            0,
+            SubmitSharesStandard::MSG_TYPE,
+            &[1, 2, 3],
+            Now::from_unix_ms(NOW_MS)
+        )
         .is_err());
-    assert!(h.s.handle_frame(0, 0xee, &[], NOW_MS).is_err());
+    assert!(h
+        .s
+        .handle_frame(0, 0xee, &[], Now::from_unix_ms(NOW_MS))
+        .is_err());
 }
 
 #[test]
@@ -803,10 +811,13 @@ fn random_frames_never_panic() {
         let mut h = Harness::new(cfg(), EASY_NBITS);
         h.setup(0);
         let _ = h.open(true, 1.0);
-        let _ = h.s.handle_frame(0, msg_type, &payload, NOW_MS);
-        let _ = h.s.handle_frame(0, 0x1b, &payload, NOW_MS);
-        let _ = h.s.handle_frame(0, 0x1a, &payload, NOW_MS);
-        h.s.handle_timeout(NOW_MS + 100_000);
+        let _ =
+            h.s.handle_frame(0, msg_type, &payload, Now::from_unix_ms(NOW_MS));
+        let _ =
+            h.s.handle_frame(0, 0x1b, &payload, Now::from_unix_ms(NOW_MS));
+        let _ =
+            h.s.handle_frame(0, 0x1a, &payload, Now::from_unix_ms(NOW_MS));
+        h.s.handle_timeout(Now::from_unix_ms(NOW_MS + 100_000));
         true
     }
     quickcheck::QuickCheck::new()
@@ -1035,4 +1046,147 @@ fn upstream_jobs_without_rolling_are_enforced() {
         error_code(&h.out()),
         error_codes::VERSION_ROLLING_NOT_ALLOWED
     );
+}
+
+/// A session that fell behind its job broadcast is brought up to date by replaying the
+/// templates and the tip it already has. Before, the replayed tip opened a new epoch, which
+/// emptied the duplicate set: the same header was credited twice.
+#[test]
+fn replaying_known_templates_and_tip_does_not_credit_a_share_twice() {
+    let mut h = Harness::new(cfg(), HARD_NBITS);
+    h.setup(0);
+    let (mut ch, work) = h.open(true, 1.0);
+    h.events();
+    let en = vec![0x11; ch.extranonce_size];
+    let (nonce, _) = find_nonce(&work, &en, &ch.target, true, 0);
+    submit(
+        &mut h,
+        &mut ch,
+        &work,
+        nonce,
+        work.min_ntime,
+        work.version,
+        &en,
+    );
+    assert!(matches!(
+        &h.out()[..],
+        [AnyMessage::Mining(Mining::SubmitSharesSuccess(_))]
+    ));
+    h.events();
+
+    // The replay a lagged feed does: the active template again, as a future one, its tip.
+    let mut again = (*template(1, true)).clone();
+    again.future = true;
+    h.s.on_new_template(Arc::new(again));
+    assert!(h.s.on_set_new_prev_hash(PrevHash {
+        template_id: 1,
+        prev_hash: [7; 32],
+        min_ntime: MIN_NTIME,
+        nbits: HARD_NBITS,
+    }));
+    let resent = h.out();
+    for m in &resent {
+        apply(&mut ch, m);
+    }
+    // The same header, on whatever job the miner now holds for this template.
+    let now_work = ch.current_work().unwrap();
+    submit(
+        &mut h,
+        &mut ch,
+        &now_work,
+        nonce,
+        work.min_ntime,
+        work.version,
+        &en,
+    );
+    assert_eq!(error_code(&h.out()), "duplicate-share");
+    assert!(resent.is_empty(), "nothing new to send: {resent:?}");
+    assert!(matches!(
+        &h.events()[..],
+        [ServerEvent::ShareRejected { .. }]
+    ));
+
+    // A real new tip still opens a new epoch: the old job is stale.
+    h.s.on_new_template(template(2, true));
+    assert!(h.s.on_set_new_prev_hash(PrevHash {
+        template_id: 2,
+        prev_hash: [8; 32],
+        min_ntime: MIN_NTIME,
+        nbits: HARD_NBITS,
+    }));
+    h.out();
+    submit(
+        &mut h,
+        &mut ch,
+        &work,
+        nonce,
+        work.min_ntime,
+        work.version,
+        &en,
+    );
+    assert_eq!(error_code(&h.out()), "stale-share");
+}
+
+#[test]
+fn min_share_difficulty_floors_a_tiny_declared_hashrate() {
+    let floor = 0.5;
+    let mut h = Harness::new(
+        ServerConfig {
+            min_share_difficulty: floor,
+            ..cfg()
+        },
+        HARD_NBITS,
+    );
+    h.setup(0);
+    // 1 h/s would give a target every hash meets.
+    let (ch, _) = h.open(true, 1.0);
+    let d = target::difficulty(&ch.target);
+    assert!((d - floor).abs() < 1e-9, "difficulty {d}");
+    // Without the floor the same channel gets an almost free target.
+    let mut h = Harness::new(cfg(), HARD_NBITS);
+    h.setup(0);
+    let (ch, _) = h.open(true, 1.0);
+    assert!(target::difficulty(&ch.target) < 1e-6);
+}
+
+/// On a test network the block target may be easier than what vardiff asks: every hash that
+/// is a block must still reach the pool.
+#[test]
+fn a_channel_target_is_never_harder_than_the_network_target() {
+    let mut h = Harness::new(cfg(), EASY_NBITS);
+    h.setup(0);
+    let (ch, _) = h.open(true, 1e15);
+    assert_eq!(ch.target, target::from_nbits(EASY_NBITS));
+    // A harder network tip later lets vardiff's target apply again, with a SetTarget.
+    let mut h = Harness::new(cfg(), EASY_NBITS);
+    h.setup(0);
+    let (ch, _) = h.open(true, 1e15);
+    h.s.on_new_template(template(2, true));
+    assert!(h.s.on_set_new_prev_hash(PrevHash {
+        template_id: 2,
+        prev_hash: [8; 32],
+        min_ntime: MIN_NTIME,
+        nbits: HARD_NBITS,
+    }));
+    let set_target = h.out().into_iter().find_map(|m| match m {
+        AnyMessage::Mining(Mining::SetTarget(t)) => Some(t),
+        _ => None,
+    });
+    let t = set_target.expect("SetTarget after the network target moved");
+    assert_eq!(t.channel_id, ch.channel_id);
+    assert!(target::difficulty(&t.maximum_target.0) > target::difficulty(&ch.target));
+}
+
+#[test]
+fn reconnect_asks_the_downstream_to_come_back_to_the_same_server() {
+    let mut h = Harness::new(cfg(), HARD_NBITS);
+    h.setup(0);
+    h.s.reconnect();
+    match &h.out()[..] {
+        [AnyMessage::Common(CommonMessages::Reconnect(r))] => {
+            assert!(r.new_host.as_bytes().is_empty());
+            assert_eq!(r.new_port, 0);
+        }
+        other => panic!("{other:?}"),
+    }
 }
