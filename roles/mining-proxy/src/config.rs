@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 
 /// The default configuration, with a comment for every key. `--generate-config` prints it,
 /// and it is what the proxy runs with when no file is given.
-pub const DEFAULT_CONFIG: &str = r#"# Stratum V2 mining proxy configuration.
+pub const DEFAULT_CONFIG: &str = concat!(
+    r#"# Stratum V2 mining proxy configuration.
 
 # Where devices (and downstream proxies) connect (noise-encrypted Sv2).
 listen_address = "127.0.0.1:34256"
@@ -26,6 +27,9 @@ cert_validity_sec = 3600
 shares_per_minute = 6.0
 # Accepted shares acknowledged together in one SubmitShares.Success at most.
 share_batch_size = 10
+# No downstream channel's target is easier than this difficulty, whatever hashrate it
+# declares (0: no floor). Targets never go harder than the pool's, so nothing is lost.
+min_share_difficulty = 0.0
 
 # Connection limits.
 max_connections = 50000
@@ -42,6 +46,9 @@ require_version_rolling = true
 # While on a lower-priority upstream, try the better ones this often (seconds).
 retry_primary_sec = 30
 
+"#,
+    roles_utils::default_limits_toml!(),
+    r#"
 # Pools, tried in priority order (lower first; equal priorities in file order). When the
 # active one fails, devices move to the next without being disconnected, and back when a
 # better one returns.
@@ -50,7 +57,8 @@ address = "127.0.0.1"
 port = 34254
 authority_pubkey = "9cEFRK5yxdVniWatZwLj9fEurt6SkbC7sqQ9VBNzSjwv9t5Wnb8"
 priority = 0
-"#;
+"#
+);
 
 /// What the file holds.
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +85,10 @@ pub struct ProxyConfig {
     pub require_version_rolling: bool,
     #[serde(default = "default_retry")]
     pub retry_primary_sec: u64,
+    #[serde(default)]
+    pub min_share_difficulty: f64,
+    #[serde(default)]
+    pub limits: roles_utils::limits::Limits,
     pub upstreams: Vec<UpstreamConfig>,
 }
 
@@ -120,6 +132,10 @@ impl ProxyConfig {
         if !(c.shares_per_minute.is_finite() && c.shares_per_minute > 0.0) {
             return Err("shares_per_minute must be a positive number".into());
         }
+        if !(c.min_share_difficulty.is_finite() && c.min_share_difficulty >= 0.0) {
+            return Err("min_share_difficulty must be a number, 0 or more".into());
+        }
+        c.limits.check()?;
         let min = CONNECTION_ID_BYTES + roles_logic_sv2::mining_server::CHANNEL_ID_BYTES;
         if (c.min_extranonce_size as usize) < min
             || c.min_extranonce_size as usize > roles_logic_sv2::MAX_EXTRANONCE_LEN

@@ -23,7 +23,6 @@
 //! println!("devices connect to {}", proxy.local_addr());
 //! # Ok(()) }
 //! ```
-#![forbid(unsafe_code)]
 
 pub mod config;
 
@@ -35,9 +34,10 @@ use roles_logic_sv2::extranonce::ExtranonceAllocator;
 use roles_logic_sv2::job::JobTemplate;
 use roles_logic_sv2::mining_server::{PrevHash, ServerConfig, ServerEvent, Session};
 use roles_utils::downstream::{
-    accept_loop, handshake, serve_session, SessionCommand, SessionHooks,
+    accept_loop, handshake, serve_session, Admitted, SessionCommand, SessionHooks,
 };
 use roles_utils::feed::JobFeed;
+use roles_utils::limits::Gate;
 use roles_utils::upstream::{
     self, ChannelInfo, ChannelRequest, ExtranonceSplit, Submit, UpstreamCommand, UpstreamEvent,
 };
@@ -154,6 +154,7 @@ impl MiningProxy {
                 shares_per_minute: cfg.shares_per_minute,
                 share_batch_size: cfg.share_batch_size,
                 max_channels: cfg.max_channels_per_connection,
+                min_share_difficulty: cfg.min_share_difficulty,
                 ..ServerConfig::default()
             }),
             feed: JobFeed::default(),
@@ -188,25 +189,20 @@ impl MiningProxy {
         ));
         tasks.spawn(upstream_events(shared.clone(), events_rx));
         tasks.spawn(report_hashrate(shared.clone()));
-        let (stats, max) = (shared.stats.clone(), shared.cfg.max_connections);
+        let gate = Gate::new(shared.cfg.limits.clone(), shared.cfg.max_connections);
         let s = shared.clone();
-        tasks.spawn(accept_loop(
-            listener,
-            max,
-            move || stats.connections.load(Ordering::Relaxed),
-            move |stream, peer| {
-                let (shared, responder) = (s.clone(), responder.clone());
-                async move {
-                    let Some(conn) = handshake(stream, responder, peer).await else {
-                        return;
-                    };
-                    shared.stats.connections.fetch_add(1, Ordering::Relaxed);
-                    serve_downstream(&conn, &shared, peer).await;
-                    conn.close();
-                    shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
-                }
-            },
-        ));
+        tasks.spawn(accept_loop(listener, gate, move |stream, mut admitted| {
+            let (shared, responder) = (s.clone(), responder.clone());
+            async move {
+                let Some(conn) = handshake(stream, responder, &mut admitted).await else {
+                    return;
+                };
+                shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+                serve_downstream(&conn, &shared, &mut admitted).await;
+                conn.close();
+                shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
+            }
+        }));
         tracing::info!(address = %local_addr, "mining proxy listening");
         Ok(MiningProxy {
             local_addr,
@@ -365,11 +361,11 @@ async fn report_hashrate(shared: Arc<Shared>) {
     }
 }
 
-async fn serve_downstream(conn: &Connection, shared: &Shared, peer: SocketAddr) {
+async fn serve_downstream(conn: &Connection, shared: &Shared, admitted: &mut Admitted) {
     let range = match lock(&shared.extranonce).allocate() {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(%peer, "{e}");
+            tracing::warn!(peer = %admitted.peer, "{e}");
             return;
         }
     };
@@ -387,7 +383,7 @@ async fn serve_downstream(conn: &Connection, shared: &Shared, peer: SocketAddr) 
             &shared.feed,
             Some(commands),
             &mut hooks,
-            peer,
+            admitted,
         )
         .await;
         shared

@@ -9,7 +9,8 @@ use std::str::FromStr;
 
 /// The default configuration, with a comment for every key. `--generate-config` prints it,
 /// and it is what the pool runs with when no file is given.
-pub const DEFAULT_CONFIG: &str = r#"# Stratum V2 pool configuration.
+pub const DEFAULT_CONFIG: &str = concat!(
+    r#"# Stratum V2 pool configuration.
 
 # Where miners and proxies connect (noise-encrypted Sv2).
 listen_address = "127.0.0.1:34254"
@@ -38,11 +39,18 @@ shares_per_minute = 6.0
 # Accepted shares acknowledged together in one SubmitShares.Success at most (answers are also
 # sent whenever the pool has read everything a connection sent).
 share_batch_size = 10
+# No channel's target is easier than this difficulty (1 = 2^32 hashes per share), whatever
+# hashrate it declares. The default suits CPU miners on a test chain; a pool of ASICs sets
+# thousands. A target is never made harder than the network's, so every block is submitted.
+min_share_difficulty = 0.0001
 
 # Connection limits.
 max_connections = 50000
 max_channels_per_connection = 1024
-"#;
+"#,
+    "\n",
+    roles_utils::default_limits_toml!()
+);
 
 /// What the file holds.
 #[derive(Debug, Clone, Deserialize)]
@@ -66,6 +74,10 @@ pub struct PoolConfig {
     pub max_connections: usize,
     #[serde(default = "default_max_channels")]
     pub max_channels_per_connection: usize,
+    #[serde(default = "default_min_share_difficulty")]
+    pub min_share_difficulty: f64,
+    #[serde(default)]
+    pub limits: roles_utils::limits::Limits,
 }
 
 fn default_cert_validity() -> u32 {
@@ -76,6 +88,9 @@ fn default_spm() -> f64 {
 }
 fn default_batch() -> u32 {
     10
+}
+fn default_min_share_difficulty() -> f64 {
+    0.0001
 }
 fn default_max_connections() -> usize {
     50_000
@@ -108,6 +123,12 @@ impl PoolConfig {
                 "shares_per_minute must be a positive number".into(),
             ));
         }
+        if !(c.min_share_difficulty.is_finite() && c.min_share_difficulty >= 0.0) {
+            return Err(ConfigError(
+                "min_share_difficulty must be a number, 0 or more".into(),
+            ));
+        }
+        c.limits.check().map_err(ConfigError)?;
         Ok(c)
     }
 

@@ -16,7 +16,6 @@
 //! println!("miners connect to {}", pool.local_addr());
 //! # Ok(()) }
 //! ```
-#![forbid(unsafe_code)]
 
 pub mod config;
 
@@ -28,8 +27,9 @@ use roles_logic_sv2::extranonce::{ExtranonceAllocator, ExtranonceRange};
 use roles_logic_sv2::job::{CoinbaseConfig, JobTemplate, PayoutOutput};
 use roles_logic_sv2::mining_server::{self, PrevHash, ServerConfig, ServerEvent, Session};
 use roles_logic_sv2::parsers::{AnyMessage, TemplateDistribution};
-use roles_utils::downstream::{accept_loop, handshake, serve_session, SessionHooks};
+use roles_utils::downstream::{accept_loop, handshake, serve_session, Admitted, SessionHooks};
 use roles_utils::feed::JobFeed;
+use roles_utils::limits::Gate;
 use roles_utils::{lock, send, setup_connection};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -151,6 +151,7 @@ impl Pool {
                 shares_per_minute: cfg.shares_per_minute,
                 share_batch_size: cfg.share_batch_size,
                 max_channels: cfg.max_channels_per_connection,
+                min_share_difficulty: cfg.min_share_difficulty,
                 ..ServerConfig::default()
             }),
             coinbase: CoinbaseConfig {
@@ -174,24 +175,19 @@ impl Pool {
         });
         let mut tasks = JoinSet::new();
         tasks.spawn(template_provider_loop(shared.clone(), solutions_rx));
-        let (stats, max) = (shared.stats.clone(), shared.cfg.max_connections);
+        let gate = Gate::new(shared.cfg.limits.clone(), shared.cfg.max_connections);
         let s = shared.clone();
-        tasks.spawn(accept_loop(
-            listener,
-            max,
-            move || stats.connections.load(Ordering::Relaxed),
-            move |stream, peer| {
-                let (shared, responder) = (s.clone(), responder.clone());
-                async move {
-                    let Some(conn) = handshake(stream, responder, peer).await else {
-                        return;
-                    };
-                    shared.stats.connections.fetch_add(1, Ordering::Relaxed);
-                    serve_downstream(conn, &shared, peer).await;
-                    shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
-                }
-            },
-        ));
+        tasks.spawn(accept_loop(listener, gate, move |stream, mut admitted| {
+            let (shared, responder) = (s.clone(), responder.clone());
+            async move {
+                let Some(conn) = handshake(stream, responder, &mut admitted).await else {
+                    return;
+                };
+                shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+                serve_downstream(conn, &shared, &mut admitted).await;
+                shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
+            }
+        }));
         tracing::info!(address = %local_addr, "pool listening");
         Ok(Pool {
             local_addr,
@@ -219,15 +215,15 @@ impl Pool {
     }
 }
 
-async fn serve_downstream(conn: Connection, shared: &Shared, peer: SocketAddr) {
+async fn serve_downstream(conn: Connection, shared: &Shared, admitted: &mut Admitted) {
     let range = match lock(&shared.extranonce).allocate() {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(%peer, "{e}");
+            tracing::warn!(peer = %admitted.peer, "{e}");
             return;
         }
     };
-    run_session(&conn, shared, peer, &range).await;
+    run_session(&conn, shared, admitted, &range).await;
     conn.close();
     let _ = lock(&shared.extranonce).release(&range);
 }
@@ -235,7 +231,7 @@ async fn serve_downstream(conn: Connection, shared: &Shared, peer: SocketAddr) {
 async fn run_session(
     conn: &Connection,
     shared: &Shared,
-    peer: SocketAddr,
+    admitted: &mut Admitted,
     range: &ExtranonceRange,
 ) {
     let Ok(mut session) = Session::new(shared.server.clone(), range) else {
@@ -245,7 +241,7 @@ async fn run_session(
         shared,
         users: HashMap::new(),
     };
-    serve_session(conn, &mut session, &shared.feed, None, &mut hooks, peer).await;
+    serve_session(conn, &mut session, &shared.feed, None, &mut hooks, admitted).await;
     shared
         .stats
         .channels

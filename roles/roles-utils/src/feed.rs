@@ -16,6 +16,8 @@ pub enum FeedUpdate {
     NewTemplate(Arc<JobTemplate>),
     SetNewPrevHash(PrevHash),
     UpstreamTarget(Option<Target>),
+    /// Every session asks its downstream to reconnect and closes (the reason is logged).
+    Reconnect(Arc<str>),
 }
 
 #[derive(Debug)]
@@ -72,7 +74,7 @@ impl JobFeed {
             let mut future = (**t).clone();
             future.future = true;
             s.on_new_template(Arc::new(future));
-            s.on_set_new_prev_hash(*p);
+            let _ = s.on_set_new_prev_hash(*p);
             if let Some(l) = &st.latest {
                 s.on_new_template(l.clone());
             }
@@ -126,6 +128,12 @@ impl JobFeed {
             st.upstream_target = t;
         }
         let _ = self.updates.send(FeedUpdate::UpstreamTarget(t));
+    }
+
+    /// Ask every running session's downstream to reconnect (they get `Reconnect` to this same
+    /// server, then are closed): for a change that their channels cannot follow.
+    pub fn reconnect_all(&self, reason: &str) {
+        let _ = self.updates.send(FeedUpdate::Reconnect(Arc::from(reason)));
     }
 
     /// Whether new sessions allow version rolling (see [`Session::set_version_rolling`]).

@@ -11,10 +11,10 @@
 //! let a = roles_utils::now_ms();
 //! assert!(a > 1_600_000_000_000);
 //! ```
-#![forbid(unsafe_code)]
 
 pub mod downstream;
 pub mod feed;
+pub mod limits;
 pub mod upstream;
 
 use binary_sv2::Str0255;
@@ -43,12 +43,30 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Milliseconds since the Unix epoch (the clock the sans-IO sessions are given).
+/// Milliseconds since the Unix epoch (wall clock: timestamps, not durations).
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// Milliseconds on a monotonic clock that starts with the process: for windows and
+/// deadlines, which must not jump when the wall clock is set.
+pub fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
+
+/// Both clocks, as the sans-IO sessions take them.
+pub fn now() -> roles_logic_sv2::Now {
+    roles_logic_sv2::Now {
+        monotonic_ms: monotonic_ms(),
+        unix_secs: (now_ms() / 1000).min(u32::MAX as u64) as u32,
+    }
 }
 
 /// An authority key pair from a config's base58check strings: the secret key, and the public

@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 
 /// The default configuration, with a comment for every key. `--generate-config` prints it,
 /// and it is what the translator runs with when no file is given.
-pub const DEFAULT_CONFIG: &str = r#"# Stratum V2 translator configuration: Stratum V1 miners in, one Sv2 channel out.
+pub const DEFAULT_CONFIG: &str = concat!(
+    r#"# Stratum V2 translator configuration: Stratum V1 miners in, one Sv2 channel out.
 
 # Where Sv1 miners connect (plain Stratum V1 over TCP).
 downstream_address = "0.0.0.0"
@@ -27,7 +28,9 @@ retry_primary_sec = 30
 
 # Prometheus metrics (GET /metrics). Remove the key to turn the endpoint off.
 metrics_address = "127.0.0.1:9184"
-
+"#,
+    roles_utils::default_limits_toml!(),
+    r#"
 [downstream_difficulty_config]
 # Hashrate (h/s) assumed for a new miner: its first difficulty, and the least a miner's
 # difficulty goes down to.
@@ -44,7 +47,8 @@ port = 34254
 # PUBLIC KEY; use your pool's.
 authority_pubkey = "9cEFRK5yxdVniWatZwLj9fEurt6SkbC7sqQ9VBNzSjwv9t5Wnb8"
 priority = 0
-"#;
+"#
+);
 
 /// `[downstream_difficulty_config]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +73,8 @@ pub struct TranslatorConfig {
     #[serde(default = "default_retry")]
     pub retry_primary_sec: u64,
     pub metrics_address: Option<SocketAddr>,
+    #[serde(default)]
+    pub limits: roles_utils::limits::Limits,
     pub downstream_difficulty_config: DifficultyConfig,
     pub upstreams: Vec<UpstreamConfig>,
 }
@@ -113,7 +119,7 @@ impl TranslatorConfig {
         {
             return Err("downstream_extranonce2_size must be between 1 and 8".into());
         }
-        Ok(())
+        self.limits.check()
     }
 
     /// The embedded default.

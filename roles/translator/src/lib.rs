@@ -22,7 +22,6 @@
 //! println!("Sv1 miners connect to {}", t.local_addr());
 //! # Ok(()) }
 //! ```
-#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod metrics;
@@ -34,6 +33,7 @@ use mining_sv2::{NewExtendedMiningJob, SetNewPrevHash};
 use roles_logic_sv2::extranonce::ExtranonceAllocator;
 use roles_logic_sv2::target::Target;
 use roles_utils::downstream::accept_loop;
+use roles_utils::limits::Gate;
 use roles_utils::upstream::{
     self, ChannelRequest, ExtranonceSplit, UpstreamCommand, UpstreamEvent,
 };
@@ -193,21 +193,16 @@ impl Translator {
             commands_rx,
         ));
         tasks.spawn(upstream_events(shared.clone(), events_rx));
-        let (stats, max) = (shared.stats.clone(), shared.cfg.max_connections);
+        let gate = Gate::new(shared.cfg.limits.clone(), shared.cfg.max_connections);
         let s = shared.clone();
-        tasks.spawn(accept_loop(
-            listener,
-            max,
-            move || stats.miners.load(Ordering::Relaxed),
-            move |stream, peer| {
-                let shared = s.clone();
-                async move {
-                    shared.stats.miners.fetch_add(1, Ordering::Relaxed);
-                    miner::serve(stream, peer, &shared).await;
-                    shared.stats.miners.fetch_sub(1, Ordering::Relaxed);
-                }
-            },
-        ));
+        tasks.spawn(accept_loop(listener, gate, move |stream, admitted| {
+            let shared = s.clone();
+            async move {
+                shared.stats.miners.fetch_add(1, Ordering::Relaxed);
+                miner::serve(stream, admitted, &shared).await;
+                shared.stats.miners.fetch_sub(1, Ordering::Relaxed);
+            }
+        }));
         tracing::info!(address = %local_addr, ?metrics_addr, "translator listening for Sv1 miners");
         Ok(Translator {
             local_addr,

@@ -5,6 +5,7 @@ use crate::metrics::WorkerKey;
 use crate::{Answer, MinerUpdate, Route, Shared};
 use roles_logic_sv2::target;
 use roles_logic_sv2::vardiff::Vardiff;
+use roles_utils::downstream::{Admitted, SetupExpiry};
 use roles_utils::upstream::{Submit, UpstreamCommand};
 use roles_utils::{lock, now_ms};
 use std::net::SocketAddr;
@@ -54,7 +55,8 @@ struct Miner<'a> {
     out: String,
 }
 
-pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
+pub(crate) async fn serve(stream: TcpStream, mut admitted: Admitted, shared: &Shared) {
+    let peer = admitted.peer;
     let range = match lock(&shared.ids).allocate() {
         Ok(r) => r,
         Err(e) => {
@@ -65,9 +67,18 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) 
     // Nothing is read before an upstream channel is open: what the miner sent waits in the
     // socket and is answered in order once there is work (never answered with no channel).
     let mut up = shared.up.subscribe();
-    if up.wait_for(|u| *u).await.is_err() {
-        return;
+    tokio::select! {
+        r = up.wait_for(|u| *u) => if r.is_err() { return },
+        // While no upstream is open only eviction applies; the deadline starts below.
+        _ = evicted(&mut admitted) => {
+            let _ = lock(&shared.ids).release(&range);
+            return;
+        }
     }
+    admitted.restart_setup_deadline();
+    let idle_timeout = admitted.limits().idle_timeout();
+    let write_timeout = admitted.limits().write_timeout();
+    let mut last_line = tokio::time::Instant::now();
     let mut updates = shared.updates.subscribe();
     let (version_rolling, current, upstream_target) = {
         let st = lock(&shared.state);
@@ -126,7 +137,10 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) 
                 let mut closing = false;
                 loop {
                     match reader.next_line() {
-                        Ok(Some(line)) => m.on_line(&line).await,
+                        Ok(Some(line)) => {
+                            last_line = tokio::time::Instant::now();
+                            m.on_line(&line).await
+                        }
                         Ok(None) => break,
                         Err(e) => {
                             tracing::info!(%peer, "closing: {e}");
@@ -135,9 +149,16 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) 
                         }
                     }
                 }
-                if !flush(&mut wr, &mut m.out).await || closing {
+                if admitted.in_setup() && m.server.is_subscribed() && m.server.authorized_workers().next().is_some() {
+                    admitted.setup_done();
+                }
+                if !flush(&mut wr, &mut m.out, write_timeout).await || closing {
                     break;
                 }
+            }
+            why = admitted.setup_expired() => {
+                tracing::info!(%peer, "closing: {why} (subscribe and authorize)");
+                break;
             }
             u = updates.recv() => {
                 match u {
@@ -153,15 +174,20 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) 
                     }
                     Err(broadcast::error::RecvError::Closed) => break,
                 }
-                if !flush(&mut wr, &mut m.out).await { break }
+                if !flush(&mut wr, &mut m.out, write_timeout).await { break }
             }
             a = answers.recv() => {
                 if let Some(a) = a { m.on_answer(a) }
-                if !flush(&mut wr, &mut m.out).await { break }
+                if !flush(&mut wr, &mut m.out, write_timeout).await { break }
             }
             _ = tick.tick() => {
+                if idle_timeout.is_some_and(|t| last_line.elapsed() >= t) {
+                    admitted.gate().stats().idle_timeouts.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(%peer, "closing: no line received for idle_timeout_sec");
+                    break;
+                }
                 m.retarget();
-                if !flush(&mut wr, &mut m.out).await { break }
+                if !flush(&mut wr, &mut m.out, write_timeout).await { break }
             }
         }
     }
@@ -171,14 +197,29 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) 
     let _ = lock(&shared.ids).release(&range);
 }
 
-/// Write what is queued; false when the miner is gone.
-async fn flush(wr: &mut OwnedWriteHalf, out: &mut String) -> bool {
+/// Write what is queued; false when the miner is gone, or did not read it within
+/// `write_timeout` (a miner that stops reading is closed, never waited on).
+async fn flush(wr: &mut OwnedWriteHalf, out: &mut String, write_timeout: Duration) -> bool {
     if out.is_empty() {
         return true;
     }
-    let ok = wr.write_all(out.as_bytes()).await.is_ok();
+    let ok = match tokio::time::timeout(write_timeout, wr.write_all(out.as_bytes())).await {
+        Ok(r) => r.is_ok(),
+        Err(_) => {
+            tracing::info!("closing a miner that did not read for {write_timeout:?}");
+            false
+        }
+    };
     out.clear();
     ok
+}
+
+/// Completes when the connection's setup slot went to a newer connection.
+async fn evicted(admitted: &mut Admitted) {
+    if admitted.setup_expired().await == SetupExpiry::Timeout {
+        // The deadline is not in force yet (it restarts when an upstream is up).
+        std::future::pending::<()>().await;
+    }
 }
 
 impl Miner<'_> {

@@ -1,7 +1,7 @@
 //! Helpers for the end-to-end tests: start roles on free loopback ports, and a hand-driven
 //! Sv2 client that sends exactly the shares a test wants.
 
-use binary_sv2::{IntoStatic, Str0255, U256};
+use binary_sv2::{IntoStatic, U256};
 use common_messages_sv2::SetupConnection;
 use const_sv2::{PROTOCOL_MINING, SV2_PROTOCOL_VERSION};
 use mining_sv2::OpenExtendedMiningChannel;
@@ -11,6 +11,7 @@ use pool_sv2::config::PoolConfig;
 use pool_sv2::Pool;
 use roles_logic_sv2::mining_client::{ClientChannel, Work};
 use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, Mining};
+use roles_utils::str0255;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -135,39 +136,8 @@ impl TestClient {
         )
         .await
         .expect("handshake");
-        let s = |v: &str| Str0255::new(v.as_bytes().to_vec()).unwrap();
-        let mut c = TestClient {
-            conn,
-            channel: ClientChannel::extended(0, 0, [0; 32], &[], 0),
-            work: None,
-        };
-        c.send(CommonMessages::SetupConnection(SetupConnection {
-            protocol: PROTOCOL_MINING,
-            min_version: SV2_PROTOCOL_VERSION,
-            max_version: SV2_PROTOCOL_VERSION,
-            flags: 0,
-            endpoint_host: s("127.0.0.1"),
-            endpoint_port: pool.port(),
-            vendor: s("test"),
-            hardware_version: s(""),
-            firmware: s(""),
-            device_id: s("t"),
-        }))
-        .await;
-        assert!(matches!(
-            c.recv().await,
-            AnyMessage::Common(CommonMessages::SetupConnectionSuccess(_))
-        ));
-        c.send(Mining::OpenExtendedMiningChannel(
-            OpenExtendedMiningChannel {
-                request_id: 1,
-                user_identity: s("tester"),
-                nominal_hash_rate: hashrate,
-                max_target: U256([0xff; 32]),
-                min_extranonce_size: 4,
-            },
-        ))
-        .await;
+        let mut c = TestClient::setup_only(conn, pool).await;
+        c.open_extended(1, hashrate).await;
         match c.recv().await {
             AnyMessage::Mining(Mining::OpenExtendedMiningChannelSuccess(m)) => {
                 c.channel = ClientChannel::extended(
@@ -181,6 +151,47 @@ impl TestClient {
             other => panic!("{other:?}"),
         }
         c
+    }
+
+    /// A client on `conn` that has done SetupConnection and opened nothing.
+    pub async fn setup_only(conn: Connection, pool: SocketAddr) -> TestClient {
+        let c = TestClient {
+            conn,
+            channel: ClientChannel::extended(0, 0, [0; 32], &[], 0),
+            work: None,
+        };
+        c.send(CommonMessages::SetupConnection(SetupConnection {
+            protocol: PROTOCOL_MINING,
+            min_version: SV2_PROTOCOL_VERSION,
+            max_version: SV2_PROTOCOL_VERSION,
+            flags: 0,
+            endpoint_host: str0255("127.0.0.1"),
+            endpoint_port: pool.port(),
+            vendor: str0255("test"),
+            hardware_version: str0255(""),
+            firmware: str0255(""),
+            device_id: str0255("t"),
+        }))
+        .await;
+        assert!(matches!(
+            c.recv().await,
+            AnyMessage::Common(CommonMessages::SetupConnectionSuccess(_))
+        ));
+        c
+    }
+
+    /// Send OpenExtendedMiningChannel (the answer is left to read).
+    pub async fn open_extended(&self, request_id: u32, hashrate: f32) {
+        self.send(Mining::OpenExtendedMiningChannel(
+            OpenExtendedMiningChannel {
+                request_id,
+                user_identity: str0255("tester"),
+                nominal_hash_rate: hashrate,
+                max_target: U256([0xff; 32]),
+                min_extranonce_size: 4,
+            },
+        ))
+        .await;
     }
 
     pub async fn send(&self, m: impl Into<AnyMessage<'static>>) {

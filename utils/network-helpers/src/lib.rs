@@ -11,6 +11,8 @@
 //!   application sees its receiver end. Nothing else is affected.
 //! * Channels are bounded ([`ConnectionConfig::channel_capacity`]), so a slow application
 //!   slows the socket reader instead of buffering without limit.
+//! * A peer that stops reading cannot hold the connection: a write that does not finish
+//!   within [`ConnectionConfig::write_timeout`] closes it.
 //!
 //! ```no_run
 //! # #[cfg(feature = "tokio")]
@@ -21,7 +23,6 @@
 //! // conn.sender.send(frame).await; conn.receiver.recv().await
 //! # Ok(()) }
 //! ```
-#![forbid(unsafe_code)]
 
 use codec_sv2::{CodecError, HandshakeCodec, NoiseDecoder, NoiseEncoder, StandardDecoder};
 use const_sv2::SV2_MAX_PAYLOAD_SIZE;
@@ -73,6 +74,9 @@ pub struct ConnectionConfig {
     pub max_payload: usize,
     /// Size of each socket read.
     pub read_buffer: usize,
+    /// A write that cannot finish within this (the peer stopped reading and the socket's
+    /// buffers are full) closes the connection. `None`: wait for ever.
+    pub write_timeout: Option<Duration>,
 }
 
 impl Default for ConnectionConfig {
@@ -82,6 +86,7 @@ impl Default for ConnectionConfig {
             channel_capacity: 256,
             max_payload: SV2_MAX_PAYLOAD_SIZE,
             read_buffer: 64 * 1024,
+            write_timeout: Some(Duration::from_secs(20)),
         }
     }
 }
@@ -162,6 +167,14 @@ pub fn unix_now() -> u32 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs().min(u32::MAX as u64) as u32)
         .unwrap_or(0)
+}
+
+/// The error of a write that did not finish within the write timeout.
+pub(crate) fn write_timed_out(t: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("the peer did not read for {t:?}"),
+    )
 }
 
 /// The two socket operations the connection needs, implemented per runtime.
@@ -311,7 +324,11 @@ pub(crate) async fn write_loop<W: WriteIo>(
             },
         };
         if let Err(e) = w.write_all(bytes).await {
-            tracing::debug!("write error: {e}");
+            if e.kind() == io::ErrorKind::TimedOut {
+                tracing::info!("closing connection: {e}");
+            } else {
+                tracing::debug!("write error: {e}");
+            }
             break;
         }
     }

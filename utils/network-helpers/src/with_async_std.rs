@@ -4,7 +4,7 @@ use crate::*;
 use async_std::io::{ReadExt, WriteExt};
 use async_std::net::TcpStream;
 
-struct Half(TcpStream);
+struct Half(TcpStream, Option<std::time::Duration>);
 
 impl ReadIo for Half {
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -14,7 +14,12 @@ impl ReadIo for Half {
 
 impl WriteIo for Half {
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        WriteExt::write_all(&mut self.0, buf).await
+        match self.1 {
+            None => WriteExt::write_all(&mut self.0, buf).await,
+            Some(t) => async_std::future::timeout(t, WriteExt::write_all(&mut self.0, buf))
+                .await
+                .unwrap_or_else(|_| Err(write_timed_out(t))),
+        }
     }
     async fn shutdown(&mut self) {
         let _ = self.0.shutdown(std::net::Shutdown::Write);
@@ -29,8 +34,8 @@ pub async fn connect(
     cfg: ConnectionConfig,
 ) -> Result<Connection, Error> {
     let _ = stream.set_nodelay(true);
-    let mut r = Half(stream.clone());
-    let mut w = Half(stream);
+    let mut r = Half(stream.clone(), None);
+    let mut w = Half(stream, cfg.write_timeout);
     let (dec, enc, result) = match async_std::future::timeout(
         cfg.handshake_timeout,
         handshake(&mut r, &mut w, &security, &cfg),

@@ -11,12 +11,20 @@ impl ReadIo for OwnedReadHalf {
     }
 }
 
-impl WriteIo for OwnedWriteHalf {
+/// The write half, with the write timeout.
+struct Writer(OwnedWriteHalf, Option<std::time::Duration>);
+
+impl WriteIo for Writer {
     async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        AsyncWriteExt::write_all(self, buf).await
+        match self.1 {
+            None => AsyncWriteExt::write_all(&mut self.0, buf).await,
+            Some(t) => tokio::time::timeout(t, AsyncWriteExt::write_all(&mut self.0, buf))
+                .await
+                .unwrap_or_else(|_| Err(write_timed_out(t))),
+        }
     }
     async fn shutdown(&mut self) {
-        let _ = AsyncWriteExt::shutdown(self).await;
+        let _ = AsyncWriteExt::shutdown(&mut self.0).await;
     }
 }
 
@@ -28,7 +36,8 @@ pub async fn connect(
     cfg: ConnectionConfig,
 ) -> Result<Connection, Error> {
     let _ = stream.set_nodelay(true);
-    let (mut r, mut w) = stream.into_split();
+    let (mut r, w) = stream.into_split();
+    let mut w = Writer(w, cfg.write_timeout);
     let (dec, enc, result) = match tokio::time::timeout(
         cfg.handshake_timeout,
         handshake(&mut r, &mut w, &security, &cfg),

@@ -13,7 +13,6 @@
 //! println!("templates on {}", tp.local_addr());
 //! # Ok(()) }
 //! ```
-#![forbid(unsafe_code)]
 
 pub mod chain;
 
@@ -29,6 +28,8 @@ use network_helpers_sv2::{
 use noise_sv2::{AuthoritySecretKey, HandshakeKey};
 use roles_logic_sv2::handlers::{HandleTemplateDistributionFromClient, HandlerError};
 use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, TemplateDistribution};
+use roles_utils::downstream::{accept_loop, Admitted};
+use roles_utils::limits::{Gate, Limits};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,6 +40,9 @@ use template_distribution_sv2::{
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
+
+/// Largest frame payload a client may send.
+const MAX_CLIENT_PAYLOAD: usize = 256 * 1024;
 
 /// How the template provider runs.
 #[derive(Debug, Clone)]
@@ -55,6 +59,11 @@ pub struct Config {
     pub template_interval: Duration,
     /// Transactions added each interval.
     pub transactions_per_interval: usize,
+    /// Clients at once.
+    pub max_connections: usize,
+    /// Limits on what clients may hold. A pool may send nothing for hours (it only submits
+    /// blocks), so the idle timeout is off by default.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -67,6 +76,13 @@ impl Default for Config {
             block_interval: None,
             template_interval: Duration::from_secs(10),
             transactions_per_interval: 5,
+            max_connections: 1024,
+            limits: Limits {
+                max_connections_per_ip: 64,
+                max_concurrent_handshakes: 64,
+                idle_timeout_sec: 0,
+                ..Limits::default()
+            },
         }
     }
 }
@@ -156,38 +172,43 @@ impl TemplateProvider {
         }
         {
             let (chain, events, changes) = (chain.clone(), events.clone(), changes.clone());
-            tasks.spawn(async move {
-                let mut clients = JoinSet::new();
-                loop {
-                    let (stream, peer) = match listener.accept().await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::warn!("accept: {e}");
-                            continue;
+            let limits = cfg.limits.clone();
+            let gate = Gate::new(cfg.limits.clone(), cfg.max_connections);
+            tasks.spawn(accept_loop(listener, gate, move |stream, mut admitted| {
+                let conn_cfg = ConnectionConfig {
+                    handshake_timeout: limits.setup_timeout(),
+                    write_timeout: Some(limits.write_timeout()),
+                    // Clients send small messages (a solution's coinbase is under 64 kB).
+                    max_payload: MAX_CLIENT_PAYLOAD,
+                    ..ConnectionConfig::default()
+                };
+                let (security, chain, events, tip_tx, changes) = (
+                    security.clone(),
+                    chain.clone(),
+                    events.clone(),
+                    changes.clone(),
+                    changes.subscribe(),
+                );
+                async move {
+                    let peer = admitted.peer;
+                    let conn = tokio::select! {
+                        r = with_tokio::connect(stream, security, conn_cfg) => match r {
+                            Ok(conn) => conn,
+                            Err(e) => {
+                                tracing::warn!(%peer, "connection failed: {e}");
+                                return;
+                            }
+                        },
+                        why = admitted.setup_expired() => {
+                            tracing::info!(%peer, "closing: {why}");
+                            return;
                         }
                     };
-                    let (security, chain, events, tip_tx, changes) = (
-                        security.clone(),
-                        chain.clone(),
-                        events.clone(),
-                        changes.clone(),
-                        changes.subscribe(),
-                    );
-                    clients.spawn(async move {
-                        match with_tokio::connect(stream, security, ConnectionConfig::default())
-                            .await
-                        {
-                            Ok(conn) => {
-                                tracing::info!(%peer, "client connected");
-                                serve(conn, chain, tip_tx, changes, events).await;
-                                tracing::info!(%peer, "client disconnected");
-                            }
-                            Err(e) => tracing::warn!(%peer, "connection failed: {e}"),
-                        }
-                    });
-                    while clients.try_join_next().is_some() {}
+                    tracing::info!(%peer, "client connected");
+                    serve(conn, &mut admitted, chain, tip_tx, changes, events).await;
+                    tracing::info!(%peer, "client disconnected");
                 }
-            });
+            }));
         }
         tracing::info!(address = %local_addr, noise = cfg.authority_secret_key.is_some(), "template provider listening");
         Ok(TemplateProvider {
@@ -422,15 +443,29 @@ async fn setup(conn: &Connection) -> bool {
 
 async fn serve(
     conn: Connection,
+    admitted: &mut Admitted,
     chain: Arc<Mutex<Chain>>,
     tip_tx: Arc<watch::Sender<Change>>,
     mut changes: watch::Receiver<Change>,
     events: broadcast::Sender<TpEvent>,
 ) {
-    if !setup(&conn).await {
+    let ok = tokio::select! {
+        ok = setup(&conn) => ok,
+        why = admitted.setup_expired() => {
+            tracing::info!(peer = %admitted.peer, "closing: {why}");
+            false
+        }
+    };
+    if !ok {
         conn.close();
         return;
     }
+    admitted.setup_done();
+    let idle_timeout = admitted.limits().idle_timeout();
+    // Without an idle timeout the sleep is a year: never, in practice.
+    let idle_for = idle_timeout.unwrap_or(Duration::from_secs(365 * 86_400));
+    let idle = tokio::time::sleep(idle_for);
+    tokio::pin!(idle);
     let mut client = Client {
         chain,
         events,
@@ -441,8 +476,13 @@ async fn serve(
     changes.mark_unchanged();
     loop {
         tokio::select! {
+            _ = &mut idle => {
+                tracing::info!(peer = %admitted.peer, "closing: nothing received for idle_timeout_sec");
+                break;
+            }
             frame = conn.receiver.recv() => {
                 let Ok(frame) = frame else { break };
+                idle.as_mut().reset(tokio::time::Instant::now() + idle_for);
                 match AnyMessage::parse_frame(&frame) {
                     Ok(AnyMessage::TemplateDistribution(m)) => {
                         if let Err(ClientError::Handler(e)) = client.handle_message(m) {

@@ -33,15 +33,31 @@ struct Args {
     /// Transactions added each interval.
     #[arg(long, default_value_t = 5)]
     transactions: usize,
+    /// Clients at once.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Clients from one IP address at once (0: no limit).
+    #[arg(long, default_value_t = 64)]
+    max_connections_per_ip: usize,
+    /// Clients still in their handshake and SetupConnection at once (the oldest is closed
+    /// to make room).
+    #[arg(long, default_value_t = 64)]
+    max_concurrent_handshakes: usize,
+    /// Seconds from accept to the end of SetupConnection.
+    #[arg(long, default_value_t = 10)]
+    setup_timeout_sec: u64,
+    /// Seconds without a message from a client before it is closed (0: never; a pool sends
+    /// nothing between blocks).
+    #[arg(long, default_value_t = 0)]
+    idle_timeout_sec: u64,
+    /// Seconds a write may wait on a client that does not read.
+    #[arg(long, default_value_t = 20)]
+    write_timeout_sec: u64,
 }
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    roles_utils::init_tracing("info");
     let a = Args::parse();
     let cfg = Config {
         listen_address: a.listen,
@@ -51,7 +67,19 @@ async fn main() {
         block_interval: (a.block_interval > 0).then(|| Duration::from_secs(a.block_interval)),
         template_interval: Duration::from_secs(a.template_interval.max(1)),
         transactions_per_interval: a.transactions,
+        max_connections: a.max_connections,
+        limits: roles_utils::limits::Limits {
+            max_connections_per_ip: a.max_connections_per_ip,
+            max_concurrent_handshakes: a.max_concurrent_handshakes,
+            setup_timeout_sec: a.setup_timeout_sec,
+            idle_timeout_sec: a.idle_timeout_sec,
+            write_timeout_sec: a.write_timeout_sec,
+        },
     };
+    if let Err(e) = cfg.limits.check() {
+        eprintln!("template-provider: {e}");
+        std::process::exit(2);
+    }
     if let Some(k) = &cfg.authority_secret_key {
         println!("authority public key: {}", k.public_key().to_base58());
     }
