@@ -29,6 +29,11 @@ tp_address = "127.0.0.1:8442"
 # when absent the connection is plain TCP (a node on the same machine).
 # tp_authority_public_key = "9bpB99rJdrGJ4m1N8HbdzKVAVxwRP5QGpTXq8jeethTXWy9mZ7p"
 
+# Ask the template provider for every template's transactions, so that a found block that no
+# link can take is logged whole (hex for `bitcoin-cli submitblock`). Costs a block's worth of
+# data per template.
+keep_block_transactions = true
+
 # Where block rewards go: "addr(<address>)", "raw(<script hex>)" or a script in hex.
 coinbase_reward_script = "raw(0014c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff)"
 # Written into every coinbase's scriptSig.
@@ -76,6 +81,8 @@ pub struct PoolConfig {
     pub max_channels_per_connection: usize,
     #[serde(default = "default_min_share_difficulty")]
     pub min_share_difficulty: f64,
+    #[serde(default = "default_true")]
+    pub keep_block_transactions: bool,
     #[serde(default)]
     pub limits: roles_utils::limits::Limits,
 }
@@ -88,6 +95,9 @@ fn default_spm() -> f64 {
 }
 fn default_batch() -> u32 {
     10
+}
+fn default_true() -> bool {
+    true
 }
 fn default_min_share_difficulty() -> f64 {
     0.0001

@@ -17,27 +17,26 @@
 //! # Ok(()) }
 //! ```
 
+mod blocks;
 pub mod config;
+mod template_link;
 
 use config::{ConfigError, PoolConfig};
-use const_sv2::PROTOCOL_TEMPLATE_DISTRIBUTION;
-use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, ResponderConfig, Security};
+use network_helpers_sv2::{Connection, ResponderConfig};
 use noise_sv2::HandshakeKey;
 use roles_logic_sv2::extranonce::{ExtranonceAllocator, ExtranonceRange};
-use roles_logic_sv2::job::{CoinbaseConfig, JobTemplate, PayoutOutput};
-use roles_logic_sv2::mining_server::{self, PrevHash, ServerConfig, ServerEvent, Session};
-use roles_logic_sv2::parsers::{AnyMessage, TemplateDistribution};
+use roles_logic_sv2::job::{CoinbaseConfig, PayoutOutput};
+use roles_logic_sv2::mining_server::{ServerConfig, ServerEvent, Session};
 use roles_utils::downstream::{accept_loop, handshake, serve_session, Admitted, SessionHooks};
 use roles_utils::feed::JobFeed;
 use roles_utils::limits::Gate;
-use roles_utils::{lock, send, setup_connection};
+use roles_utils::lock;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use template_distribution_sv2::{CoinbaseOutputConstraints, SubmitSolution};
-use tokio::net::{TcpListener, TcpStream};
+use template_link::{FoundBlock, TemplateKeys};
+use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinSet;
 
@@ -53,7 +52,15 @@ pub struct Stats {
     pub channels: AtomicUsize,
     pub shares_accepted: AtomicU64,
     pub shares_rejected: AtomicU64,
+    /// Blocks found by miners (each share that met the network target).
     pub blocks_found: AtomicU64,
+    /// Blocks written to a template provider link (a block is written again on each new
+    /// link until it is confirmed).
+    pub blocks_submitted: AtomicU64,
+    /// Blocks the template provider's tip became.
+    pub blocks_confirmed: AtomicU64,
+    /// Blocks given up: the chain moved on without them (logged whole, in hex).
+    pub blocks_failed: AtomicU64,
     /// Sum of accepted shares' difficulty, in millionths (hashrate = this * 2^32 / 1e6 / s).
     pub difficulty_sum_micro: AtomicU64,
 }
@@ -76,21 +83,18 @@ pub enum PoolEvent {
         user_identity: Arc<str>,
         error_code: &'static str,
     },
-}
-
-/// The pool's own keys for templates. A restarted template provider reuses its template
-/// ids, so jobs are keyed by the pool: a solution goes only to the connection whose template
-/// it solves.
-#[derive(Default)]
-struct TemplateKeys {
-    /// Height of each template, by key.
-    heights: HashMap<u64, u32>,
-    /// Key -> (template provider connection, its template_id).
-    to_tp: HashMap<u64, (u64, u64)>,
-    /// The current connection's template_id -> key.
-    from_tp: HashMap<u64, u64>,
-    next_key: u64,
-    tp_connection: u64,
+    /// The template provider's tip became a block found here.
+    BlockConfirmed {
+        hash: String,
+        height: Option<u32>,
+    },
+    /// A block found here was given up: the chain moved on without it.
+    BlockSubmissionFailed {
+        hash: String,
+        height: Option<u32>,
+        /// The whole block, for a manual `submitblock`, when its transactions were known.
+        block_hex: Option<String>,
+    },
 }
 
 struct Shared {
@@ -100,7 +104,9 @@ struct Shared {
     feed: JobFeed,
     keys: Mutex<TemplateKeys>,
     extranonce: Mutex<ExtranonceAllocator>,
-    solutions: mpsc::Sender<mining_server::BlockSolution>,
+    /// Unbounded: a block is never dropped, and each needs proof of work at the network
+    /// target, so they cannot flood it.
+    blocks: mpsc::UnboundedSender<FoundBlock>,
     stats: Arc<Stats>,
     events: broadcast::Sender<PoolEvent>,
 }
@@ -139,7 +145,7 @@ impl Pool {
             .await
             .map_err(StartError::Io)?;
         let local_addr = listener.local_addr().map_err(StartError::Io)?;
-        let (solutions_tx, solutions_rx) = mpsc::channel(64);
+        let (blocks_tx, blocks_rx) = mpsc::unbounded_channel();
         let responder = Arc::new(ResponderConfig {
             authority: authority.keypair(),
             static_key: HandshakeKey::generate()
@@ -168,13 +174,13 @@ impl Pool {
                 ExtranonceAllocator::new(vec![], EXTRANONCE_LEN, CONNECTION_ID_BYTES)
                     .expect("4 of 16 bytes fit"),
             ),
-            solutions: solutions_tx,
+            blocks: blocks_tx,
             stats: Arc::new(Stats::default()),
             events: broadcast::channel(1024).0,
             cfg,
         });
         let mut tasks = JoinSet::new();
-        tasks.spawn(template_provider_loop(shared.clone(), solutions_rx));
+        tasks.spawn(template_link::run(shared.clone(), blocks_rx));
         let gate = Gate::new(shared.cfg.limits.clone(), shared.cfg.max_connections);
         let s = shared.clone();
         tasks.spawn(accept_loop(listener, gate, move |stream, mut admitted| {
@@ -297,9 +303,15 @@ fn handle_event(shared: &Shared, e: ServerEvent, users: &mut HashMap<u32, Arc<st
                     .cloned()
                     .unwrap_or_else(|| Arc::from("")),
             });
-            if shared.solutions.try_send(b).is_err() {
-                tracing::error!("template provider link busy or down: solution not submitted");
-            }
+            let user_identity = users
+                .get(&b.channel_id)
+                .cloned()
+                .unwrap_or_else(|| Arc::from(""));
+            // Only fails when the pool is stopping.
+            let _ = shared.blocks.send(FoundBlock {
+                solution: b,
+                user_identity,
+            });
         }
         ServerEvent::ChannelOpened {
             channel_id,
@@ -317,153 +329,6 @@ fn handle_event(shared: &Shared, e: ServerEvent, users: &mut HashMap<u32, Arc<st
             }
         }
         ServerEvent::SetupDone { .. } => {}
-    }
-}
-
-/// The template provider link: connect, set up, take templates; reconnect when it drops.
-async fn template_provider_loop(
-    shared: Arc<Shared>,
-    mut solutions: mpsc::Receiver<mining_server::BlockSolution>,
-) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match template_provider_session(&shared, &mut solutions).await {
-            Ok(()) => backoff = Duration::from_millis(100),
-            Err(reason) => {
-                tracing::warn!(address = %shared.cfg.tp_address, "template provider: {reason}");
-                let _ = shared
-                    .events
-                    .send(PoolEvent::TemplateProviderDown { reason });
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
-}
-
-async fn template_provider_session(
-    shared: &Shared,
-    solutions: &mut mpsc::Receiver<mining_server::BlockSolution>,
-) -> Result<(), String> {
-    let addr = shared.cfg.tp_address;
-    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let security = match shared.cfg.tp_authority().map_err(|e| e.to_string())? {
-        Some(k) => Security::NoiseInitiator { authority: k.0 },
-        None => Security::Plain,
-    };
-    let conn = with_tokio::connect(stream, security, ConnectionConfig::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    setup_connection(&conn, PROTOCOL_TEMPLATE_DISTRIBUTION, 0, addr, "pool").await?;
-    let (size, sigops) = shared.coinbase.output_constraints();
-    send(
-        &conn,
-        TemplateDistribution::CoinbaseOutputConstraints(CoinbaseOutputConstraints {
-            coinbase_output_max_additional_size: size,
-            coinbase_output_max_additional_sigops: sigops,
-        }),
-    )
-    .await?;
-    let connection = {
-        let mut keys = lock(&shared.keys);
-        keys.tp_connection += 1;
-        keys.from_tp.clear();
-        keys.tp_connection
-    };
-    tracing::info!(address = %addr, "template provider connected");
-    let _ = shared.events.send(PoolEvent::TemplateProviderUp);
-    loop {
-        tokio::select! {
-            f = conn.receiver.recv() => {
-                let f = f.map_err(|_| "connection closed".to_string())?;
-                match AnyMessage::parse_frame(&f) {
-                    Ok(AnyMessage::TemplateDistribution(m)) => on_template_message(shared, m),
-                    Ok(other) => tracing::warn!("template provider sent {}; ignored", other.name()),
-                    Err(e) => return Err(format!("bad frame: {e}")),
-                }
-            }
-            s = solutions.recv() => {
-                let Some(s) = s else { return Ok(()) };
-                let target = lock(&shared.keys).to_tp.get(&s.template_id).copied();
-                let template_id = match target {
-                    Some((c, id)) if c == connection => id,
-                    _ => {
-                        tracing::warn!("block for a template of an earlier template provider connection: not submitted");
-                        continue;
-                    }
-                };
-                let coinbase_tx = binary_sv2::B064K::new(s.coinbase_tx).map_err(|e| e.to_string())?;
-                send(&conn, TemplateDistribution::SubmitSolution(SubmitSolution {
-                    template_id,
-                    version: s.version,
-                    header_timestamp: s.header_timestamp,
-                    header_nonce: s.header_nonce,
-                    coinbase_tx,
-                })).await?;
-            }
-        }
-    }
-}
-
-fn on_template_message(shared: &Shared, m: TemplateDistribution<'_>) {
-    match m {
-        TemplateDistribution::NewTemplate(t) => {
-            let mut job = match JobTemplate::from_template(&t, &shared.coinbase) {
-                Ok(j) => j,
-                Err(e) => {
-                    tracing::error!(template_id = t.template_id, "cannot build a job: {e}");
-                    return;
-                }
-            };
-            {
-                let mut keys = lock(&shared.keys);
-                keys.next_key += 1;
-                let key = keys.next_key;
-                let conn = keys.tp_connection;
-                keys.to_tp.insert(key, (conn, t.template_id));
-                keys.from_tp.insert(t.template_id, key);
-                if let Some(h) = bip34_height(t.coinbase_prefix.as_bytes()) {
-                    keys.heights.insert(key, h);
-                }
-                job.template_id = key;
-            }
-            tracing::debug!(
-                template_id = t.template_id,
-                future = t.future_template,
-                "new template"
-            );
-            shared.feed.new_template(Arc::new(job));
-        }
-        TemplateDistribution::SetNewPrevHash(p) => {
-            let Some(key) = lock(&shared.keys).from_tp.get(&p.template_id).copied() else {
-                tracing::warn!(
-                    template_id = p.template_id,
-                    "SetNewPrevHash for an unknown template"
-                );
-                return;
-            };
-            let prev = PrevHash {
-                template_id: key,
-                prev_hash: p.prev_hash.0,
-                min_ntime: p.header_timestamp,
-                nbits: p.n_bits,
-            };
-            if !shared.feed.set_new_prev_hash(prev) {
-                tracing::warn!(
-                    template_id = p.template_id,
-                    "SetNewPrevHash for a template that is not a future one"
-                );
-                return;
-            }
-            // Templates older than the new tip's can no longer win a block.
-            let mut keys = lock(&shared.keys);
-            keys.heights.retain(|&k, _| k >= key);
-            keys.to_tp.retain(|&k, _| k >= key);
-            keys.from_tp.retain(|_, k| *k >= key);
-        }
-        TemplateDistribution::RequestTransactionDataSuccess(_)
-        | TemplateDistribution::RequestTransactionDataError(_) => {}
-        other => tracing::warn!("template provider sent {}; ignored", other.name()),
     }
 }
 

@@ -40,8 +40,18 @@ async fn main() {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             e = events.recv() => {
-                if let Ok(PoolEvent::BlockFound { height, hash, .. }) = e {
-                    println!("block found: height {} hash {hash}", height.map_or("?".into(), |h| h.to_string()));
+                let h = |height: Option<u32>| height.map_or("?".into(), |h| h.to_string());
+                match e {
+                    Ok(PoolEvent::BlockFound { height, hash, .. }) => {
+                        println!("block found: height {} hash {hash}", h(height));
+                    }
+                    Ok(PoolEvent::BlockConfirmed { height, hash }) => {
+                        println!("block confirmed: height {} hash {hash}", h(height));
+                    }
+                    Ok(PoolEvent::BlockSubmissionFailed { height, hash, block_hex }) => {
+                        println!("block submission FAILED: height {} hash {hash}; block hex: {}", h(height), block_hex.as_deref().unwrap_or("(unknown)"));
+                    }
+                    _ => {}
                 }
             }
         }

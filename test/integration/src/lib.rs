@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: start roles on free loopback ports, and a hand-driven
 //! Sv2 client that sends exactly the shares a test wants.
 
+pub mod mitm;
+
 use binary_sv2::{IntoStatic, U256};
 use common_messages_sv2::SetupConnection;
 use const_sv2::{PROTOCOL_MINING, SV2_PROTOCOL_VERSION};

@@ -310,6 +310,36 @@ pub fn block_header(
     h
 }
 
+/// A whole serialized block: `header`, the transaction count, the coinbase (full
+/// serialization) and the template's other transactions (serialized, in block order), as
+/// `submitblock` takes it in hex.
+pub fn block_bytes(header: &[u8; 80], coinbase_tx: &[u8], transactions: &[Vec<u8>]) -> Vec<u8> {
+    let len = transactions.iter().map(Vec::len).sum::<usize>() + coinbase_tx.len() + 89;
+    let mut b = Vec::with_capacity(len);
+    b.extend_from_slice(header);
+    // The transaction count as a CompactSize.
+    match 1 + transactions.len() as u64 {
+        n @ 0..=0xfc => b.push(n as u8),
+        n @ 0xfd..=0xffff => {
+            b.push(0xfd);
+            b.extend_from_slice(&(n as u16).to_le_bytes());
+        }
+        n @ 0x1_0000..=0xffff_ffff => {
+            b.push(0xfe);
+            b.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+        n => {
+            b.push(0xff);
+            b.extend_from_slice(&n.to_le_bytes());
+        }
+    }
+    b.extend_from_slice(coinbase_tx);
+    for tx in transactions {
+        b.extend_from_slice(tx);
+    }
+    b
+}
+
 /// Fold a merkle path (deepest first) over the coinbase txid.
 pub fn merkle_root_from_path(coinbase_txid: [u8; 32], path: &[[u8; 32]]) -> [u8; 32] {
     let mut acc = coinbase_txid;
@@ -375,6 +405,33 @@ fn varint_len(n: usize) -> usize {
 mod tests {
     use super::*;
     use binary_sv2::{Seq0255, B0255, B064K, U256};
+
+    #[test]
+    fn block_bytes_deserialize_as_the_block_they_describe() {
+        use bitcoin::blockdata::block::Block;
+        let coinbase = Transaction {
+            version: transaction::Version::TWO,
+            lock_time: absolute::LockTime::ZERO,
+            input: vec![TxIn::default()],
+            output: vec![TxOut {
+                value: Amount::from_sat(50),
+                script_pubkey: ScriptBuf::new(),
+            }],
+        };
+        let mut other = coinbase.clone();
+        other.lock_time = absolute::LockTime::from_consensus(7);
+        let txs: Vec<Vec<u8>> = std::iter::repeat_n(serialize(&other), 300).collect();
+        let header = [3u8; 80];
+        let b = block_bytes(&header, &serialize(&coinbase), &txs);
+        let block: Block = deserialize(&b).unwrap();
+        assert_eq!(
+            block.txdata.len(),
+            301,
+            "a count over 252 takes the 0xfd form"
+        );
+        assert_eq!(block.txdata[0], coinbase);
+        assert_eq!(&serialize(&block.header)[..], &header[..]);
+    }
     use bitcoin::hashes::Hash;
 
     fn template(outputs: &[TxOut], path: Vec<[u8; 32]>) -> NewTemplate<'static> {

@@ -193,6 +193,8 @@ pub struct BlockSolution {
     pub coinbase_tx: Vec<u8>,
     /// Block hash, little-endian (reverse for the usual display).
     pub block_hash: [u8; 32],
+    /// The 80-byte header, so a whole block can be built from the template's transactions.
+    pub header: [u8; 80],
 }
 
 /// What happened, for the application's logs, statistics and upstreams.
@@ -986,6 +988,7 @@ impl Session {
                         header_nonce: nonce,
                         coinbase_tx,
                         block_hash: hash,
+                        header,
                     }));
             }
         }
