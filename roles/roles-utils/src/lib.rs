@@ -162,6 +162,27 @@ pub async fn recv(conn: &Connection) -> Result<AnyMessage<'static>, String> {
         .map_err(|e| format!("bad frame: {e}"))
 }
 
+/// A SetupConnection for `protocol` to `endpoint`, as this workspace's roles send it.
+pub fn setup_connection_message(
+    protocol: u8,
+    flags: u32,
+    endpoint: SocketAddr,
+    device_id: &str,
+) -> SetupConnection<'static> {
+    SetupConnection {
+        protocol,
+        min_version: SV2_PROTOCOL_VERSION,
+        max_version: SV2_PROTOCOL_VERSION,
+        flags,
+        endpoint_host: str0255(&endpoint.ip().to_string()),
+        endpoint_port: endpoint.port(),
+        vendor: str0255("stratum-v2-rust"),
+        hardware_version: str0255(""),
+        firmware: str0255(env!("CARGO_PKG_VERSION")),
+        device_id: str0255(device_id),
+    }
+}
+
 /// The client side of SetupConnection: send it and wait for the answer. Returns the flags of
 /// SetupConnection.Success; a refusal is an error that names the code.
 pub async fn setup_connection(
@@ -173,18 +194,9 @@ pub async fn setup_connection(
 ) -> Result<u32, String> {
     send(
         conn,
-        CommonMessages::SetupConnection(SetupConnection {
-            protocol,
-            min_version: SV2_PROTOCOL_VERSION,
-            max_version: SV2_PROTOCOL_VERSION,
-            flags,
-            endpoint_host: str0255(&endpoint.ip().to_string()),
-            endpoint_port: endpoint.port(),
-            vendor: str0255("stratum-v2-rust"),
-            hardware_version: str0255(""),
-            firmware: str0255(env!("CARGO_PKG_VERSION")),
-            device_id: str0255(device_id),
-        }),
+        CommonMessages::SetupConnection(setup_connection_message(
+            protocol, flags, endpoint, device_id,
+        )),
     )
     .await?;
     match recv(conn).await? {

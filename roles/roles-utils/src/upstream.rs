@@ -8,23 +8,20 @@
 //! to submit, its hashrate). Each share carries a route of the role's choosing that comes back
 //! with its answer, so the role never keeps a table of sequence numbers.
 
-use crate::{recv, send, setup_connection, str0255};
-use binary_sv2::{B032, U256};
+use crate::{monotonic_ms, now, send, setup_connection_message};
 use const_sv2::{error_codes, mining_flags, PROTOCOL_MINING};
-use mining_sv2::{
-    NewExtendedMiningJob, OpenExtendedMiningChannel, SetNewPrevHash, SubmitSharesExtended,
-    UpdateChannel,
-};
+use mining_sv2::{NewExtendedMiningJob, SetNewPrevHash};
 use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
 use noise_sv2::AuthorityPublicKey;
-use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, Mining};
+use roles_logic_sv2::mining_client::{
+    ClientConfig, ClientEvent, ClientSession, Share, ShareRefusal,
+};
 use roles_logic_sv2::target::{Target, MAX_TARGET};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -240,21 +237,29 @@ pub enum UpstreamCommand<R> {
     Hashrate(f32),
 }
 
-struct Link {
+/// The routes of shares while they are in a [`ClientSession`]: the role's route and the
+/// link generation the share was submitted on.
+type Session<R> = ClientSession<R>;
+
+struct Link<R> {
     conn: Connection,
+    session: Session<R>,
     info: ChannelInfo,
 }
 
+/// How often an UpdateChannel is sent on a link, whatever else is sent.
+const KEEPALIVE: Duration = Duration::from_secs(300);
+
 /// Why a link ended.
-enum End {
+enum End<R> {
     Failed(String),
     /// A higher-priority upstream opened a channel.
-    Preempted(Box<Link>),
+    Preempted(Box<Link<R>>),
     /// The role is gone.
     Stop,
 }
 
-impl fmt::Debug for End {
+impl<R> fmt::Debug for End<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             End::Failed(r) => write!(f, "{r}"),
@@ -273,7 +278,7 @@ pub async fn run_upstreams<R: Send + 'static>(
 ) {
     let generation = AtomicU64::new(0);
     let mut hashrate = 0f32;
-    let mut next: Option<Link> = None;
+    let mut next: Option<Link<R>> = None;
     let mut backoff = Duration::from_millis(100);
     loop {
         let link = match next.take() {
@@ -362,13 +367,13 @@ async fn refuse<R>(
     }
 }
 
-async fn establish(
+async fn establish<R>(
     u: &UpstreamConfig,
     index: usize,
     generation: u64,
     req: &ChannelRequest,
     hashrate: f32,
-) -> Result<Link, String> {
+) -> Result<Link<R>, String> {
     tokio::time::timeout(
         req.connect_timeout,
         establish_inner(u, index, generation, req, hashrate),
@@ -377,13 +382,46 @@ async fn establish(
     .map_err(|_| format!("no channel within {:?}", req.connect_timeout))?
 }
 
-async fn establish_inner(
+/// Send what the session queued.
+async fn flush<R>(conn: &Connection, session: &mut Session<R>) -> Result<(), String> {
+    while let Some(m) = session.poll_message() {
+        send(conn, m).await?;
+    }
+    Ok(())
+}
+
+/// Read frames into the session until `done` picks an event (other events are dropped: none
+/// matter before the channel is open).
+async fn read_until<R, T>(
+    conn: &Connection,
+    session: &mut Session<R>,
+    mut done: impl FnMut(ClientEvent<R>) -> Option<Result<T, String>>,
+) -> Result<T, String> {
+    loop {
+        let f = conn
+            .receiver
+            .recv()
+            .await
+            .map_err(|_| "the upstream closed the connection".to_string())?;
+        let h = f.header();
+        session
+            .handle_frame(h.extension_type(), h.msg_type(), f.payload(), now())
+            .map_err(|e| e.to_string())?;
+        while let Some(e) = session.poll_event() {
+            if let Some(r) = done(e) {
+                return r;
+            }
+        }
+    }
+}
+
+async fn establish_inner<R>(
     u: &UpstreamConfig,
     index: usize,
     generation: u64,
     req: &ChannelRequest,
     hashrate: f32,
-) -> Result<Link, String> {
+) -> Result<Link<R>, String> {
     let stream = TcpStream::connect((u.address.as_str(), u.port))
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -396,38 +434,51 @@ async fn establish_inner(
     let conn = with_tokio::connect(stream, security, ConnectionConfig::default())
         .await
         .map_err(|e| format!("handshake: {e}"))?;
-    let setup_flags =
-        setup_connection(&conn, PROTOCOL_MINING, req.flags, peer, &req.user_identity).await?;
-    send(
-        &conn,
-        Mining::OpenExtendedMiningChannel(OpenExtendedMiningChannel {
-            request_id: 1,
-            user_identity: str0255(&req.user_identity),
-            nominal_hash_rate: hashrate,
-            max_target: U256(MAX_TARGET),
-            min_extranonce_size: req.min_extranonce_size,
-        }),
-    )
+    let setup = setup_connection_message(PROTOCOL_MINING, req.flags, peer, &req.user_identity);
+    let cfg = ClientConfig {
+        answer_timeout_ms: req.answer_timeout.as_millis() as u64,
+        ..ClientConfig::default()
+    };
+    let mut session = ClientSession::new(cfg, setup, now());
+    flush(&conn, &mut session).await?;
+    let setup_flags = read_until(&conn, &mut session, |e| match e {
+        ClientEvent::SetupDone { flags } => Some(Ok(flags)),
+        _ => None,
+    })
     .await?;
-    let info = match recv(&conn).await? {
-        AnyMessage::Mining(Mining::OpenExtendedMiningChannelSuccess(m)) => ChannelInfo {
-            generation,
-            index,
-            endpoint: u.endpoint(),
-            setup_flags,
-            channel_id: m.channel_id,
-            group_channel_id: m.group_channel_id,
-            extranonce_prefix: m.extranonce_prefix.as_bytes().to_vec(),
-            extranonce_size: m.extranonce_size as usize,
-            target: m.target.0,
-        },
-        AnyMessage::Mining(Mining::OpenMiningChannelError(e)) => {
-            return Err(format!(
-                "channel refused: {}",
-                e.error_code.to_string_lossy()
-            ))
+    let request_id = session
+        .open_extended(
+            &req.user_identity,
+            hashrate,
+            MAX_TARGET,
+            req.min_extranonce_size,
+        )
+        .map_err(|e| e.to_string())?;
+    flush(&conn, &mut session).await?;
+    let channel_id = read_until(&conn, &mut session, |e| match e {
+        ClientEvent::ChannelOpened {
+            request_id: r,
+            channel_id,
+        } if r == request_id => Some(Ok(channel_id)),
+        ClientEvent::OpenFailed { error_code, .. } => {
+            Some(Err(format!("channel refused: {error_code}")))
         }
-        other => return Err(format!("unexpected {} opening the channel", other.name())),
+        _ => None,
+    })
+    .await?;
+    let ch = session
+        .channel(channel_id)
+        .ok_or("the opened channel is gone")?;
+    let info = ChannelInfo {
+        generation,
+        index,
+        endpoint: u.endpoint(),
+        setup_flags,
+        channel_id,
+        group_channel_id: ch.group_channel_id,
+        extranonce_prefix: ch.extranonce_prefix.clone(),
+        extranonce_size: ch.extranonce_size,
+        target: ch.target,
     };
     if info.extranonce_size < req.min_extranonce_size as usize {
         return Err(format!(
@@ -435,30 +486,27 @@ async fn establish_inner(
             info.extranonce_size, req.min_extranonce_size
         ));
     }
-    Ok(Link { conn, info })
-}
-
-/// Shares sent and not yet answered, by upstream sequence number.
-struct Pending<R> {
-    by_sequence: BTreeMap<u32, (R, Instant)>,
+    Ok(Link {
+        conn,
+        session,
+        info,
+    })
 }
 
 async fn run_link<R: Send + 'static>(
-    link: Link,
+    link: Link<R>,
     upstreams: &[UpstreamConfig],
     req: &ChannelRequest,
     generation: &AtomicU64,
     hashrate: &mut f32,
     events: &mpsc::Sender<UpstreamEvent<R>>,
     commands: &mut mpsc::Receiver<UpstreamCommand<R>>,
-) -> End {
-    let Link { conn, info } = link;
-    let g = info.generation;
-    let mut pending = Pending {
-        by_sequence: BTreeMap::new(),
-    };
-    let mut next_sequence = 0u32;
-    let mut sweep = tokio::time::interval(Duration::from_secs(1));
+) -> End<R> {
+    let Link {
+        conn,
+        mut session,
+        info,
+    } = link;
     // The better upstreams, tried every `retry_primary` while on a worse one. The probe runs
     // beside the link, so a slow connect does not hold shares up.
     let better = &upstreams[..info.index];
@@ -479,194 +527,162 @@ async fn run_link<R: Send + 'static>(
         }
     };
     tokio::pin!(probe);
-    let end = loop {
-        tokio::select! {
-            m = recv(&conn) => {
-                let m = match m {
-                    Ok(m) => m,
-                    Err(e) => break End::Failed(e),
-                };
-                match on_message(m, &info, &mut pending, events).await {
-                    Ok(true) => {}
-                    Ok(false) => break End::Stop,
-                    Err(e) => break End::Failed(e),
+    // An UpdateChannel now and then keeps a link that has no shares to send (no miners yet)
+    // from the upstream's idle timeout.
+    let mut keepalive = tokio::time::interval(KEEPALIVE);
+    keepalive.tick().await;
+    // Events the link's setup already produced (the first jobs may have come with the open).
+    let mut end = forward_events(&mut session, &info, events).await.err();
+    while end.is_none() {
+        let timer = session.poll_timeout().map(|ms| {
+            tokio::time::Instant::now() + Duration::from_millis(ms.saturating_sub(monotonic_ms()))
+        });
+        let step = tokio::select! {
+            f = conn.receiver.recv() => match f {
+                Ok(f) => {
+                    let h = f.header();
+                    session
+                        .handle_frame(h.extension_type(), h.msg_type(), f.payload(), now())
+                        .map_err(|e| End::Failed(e.to_string()))
                 }
-            }
+                Err(_) => Err(End::Failed("the upstream closed the connection".into())),
+            },
             c = commands.recv() => match c {
-                None => break End::Stop,
-                Some(UpstreamCommand::Hashrate(h)) => {
-                    let changed = (h - *hashrate).abs() > 0.25 * hashrate.max(1.0);
-                    *hashrate = h;
-                    if changed {
-                        let m = Mining::UpdateChannel(UpdateChannel {
-                            channel_id: info.channel_id,
-                            nominal_hash_rate: h,
-                            maximum_target: U256(MAX_TARGET),
-                        });
-                        if let Err(e) = send(&conn, m).await { break End::Failed(e) }
-                    }
+                None => Err(End::Stop),
+                Some(c) => {
+                    on_command(&mut session, &info, c, hashrate);
+                    Ok(())
                 }
-                Some(UpstreamCommand::Submit(s)) => {
-                    if s.generation != g {
-                        let _ = events.send(UpstreamEvent::ShareResult {
-                            route: s.route,
-                            result: Err(error_codes::STALE_SHARE.into()),
-                        }).await;
-                        continue;
-                    }
-                    let Ok(extranonce) = B032::new(s.extranonce) else {
-                        let _ = events.send(UpstreamEvent::ShareResult {
-                            route: s.route,
-                            result: Err(error_codes::BAD_EXTRANONCE_SIZE.into()),
-                        }).await;
-                        continue;
-                    };
-                    let sequence_number = next_sequence;
-                    next_sequence = next_sequence.wrapping_add(1);
-                    pending.by_sequence.insert(sequence_number, (s.route, Instant::now()));
-                    let m = Mining::SubmitSharesExtended(SubmitSharesExtended {
-                        channel_id: info.channel_id,
-                        sequence_number,
+            },
+            _ = sleep_until(timer) => {
+                session.handle_timeout(now());
+                Ok(())
+            }
+            _ = keepalive.tick() => {
+                let _ = session.update_channel(info.channel_id, *hashrate, MAX_TARGET);
+                Ok(())
+            }
+            l = &mut probe => {
+                tracing::info!(upstream = %l.info.endpoint, "a preferred upstream is back");
+                Err(End::Preempted(Box::new(l)))
+            }
+        };
+        end = match step {
+            Err(e) => Some(e),
+            Ok(()) => match flush(&conn, &mut session).await {
+                Err(e) => Some(End::Failed(e)),
+                Ok(()) => forward_events(&mut session, &info, events).await.err(),
+            },
+        };
+    }
+    conn.close();
+    // Every unanswered share is refused: its link is gone, so are its jobs.
+    session.fail_all(ShareRefusal::Closed);
+    let _ = forward_events(&mut session, &info, events).await;
+    end.unwrap_or(End::Stop)
+}
+
+async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A role's command, applied to the session.
+fn on_command<R>(
+    session: &mut Session<R>,
+    info: &ChannelInfo,
+    c: UpstreamCommand<R>,
+    hashrate: &mut f32,
+) {
+    match c {
+        UpstreamCommand::Hashrate(h) => {
+            *hashrate = h;
+            // Also sent when unchanged: it keeps an idle link (no devices yet) alive past
+            // the upstream's idle timeout.
+            let _ = session.update_channel(info.channel_id, h, MAX_TARGET);
+        }
+        UpstreamCommand::Submit(s) => {
+            if s.generation != info.generation {
+                // A job of an earlier link: refused at once through the session's one path.
+                let _ = session.submit(
+                    Share {
+                        channel_id: u32::MAX,
                         job_id: s.job_id,
                         nonce: s.nonce,
                         ntime: s.ntime,
                         version: s.version,
-                        extranonce,
-                    });
-                    if let Err(e) = send(&conn, m).await { break End::Failed(e) }
-                }
-            },
-            _ = sweep.tick() => {
-                let now = Instant::now();
-                let late: Vec<u32> = pending.by_sequence.iter()
-                    .filter(|(_, (_, at))| now.duration_since(*at) > req.answer_timeout)
-                    .map(|(&s, _)| s)
-                    .collect();
-                if !late.is_empty() {
-                    tracing::warn!(upstream = %info.endpoint, shares = late.len(), "shares not answered in time; reported refused");
-                }
-                for s in late {
-                    if let Some((route, _)) = pending.by_sequence.remove(&s) {
-                        let _ = events.send(UpstreamEvent::ShareResult { route, result: Err(error_codes::STALE_SHARE.into()) }).await;
-                    }
-                }
+                        extranonce: None,
+                    },
+                    s.route,
+                );
+                return;
             }
-            l = &mut probe => {
-                tracing::info!(upstream = %l.info.endpoint, "a preferred upstream is back");
-                break End::Preempted(Box::new(l));
-            }
+            let share = Share {
+                channel_id: info.channel_id,
+                job_id: s.job_id,
+                nonce: s.nonce,
+                ntime: s.ntime,
+                version: s.version,
+                extranonce: Some(&s.extranonce),
+            };
+            let _ = session.submit(share, s.route);
         }
-    };
-    conn.close();
-    drain(&mut pending, events).await;
-    end
-}
-
-/// Report every unanswered share refused: its link is gone, so are its jobs.
-async fn drain<R>(pending: &mut Pending<R>, events: &mpsc::Sender<UpstreamEvent<R>>) {
-    for (_, (route, _)) in std::mem::take(&mut pending.by_sequence) {
-        let _ = events
-            .send(UpstreamEvent::ShareResult {
-                route,
-                result: Err(error_codes::STALE_SHARE.into()),
-            })
-            .await;
     }
 }
 
-/// Ok(false) when the role is gone.
-async fn on_message<R>(
-    m: AnyMessage<'static>,
+/// Hand the session's events to the role; `Err` ends the link.
+async fn forward_events<R>(
+    session: &mut Session<R>,
     info: &ChannelInfo,
-    pending: &mut Pending<R>,
     events: &mpsc::Sender<UpstreamEvent<R>>,
-) -> Result<bool, String> {
+) -> Result<(), End<R>> {
     let g = info.generation;
-    let ours = |id: u32| id == info.channel_id || id == info.group_channel_id;
-    let m = match m {
-        AnyMessage::Mining(m) => m,
-        AnyMessage::Common(CommonMessages::Reconnect(r)) => {
-            // Following it would leave the configured upstreams; the next one is tried.
-            return Err(format!(
-                "the upstream asked to reconnect to {}:{}",
-                r.new_host.to_string_lossy(),
-                r.new_port
-            ));
-        }
-        other => {
-            tracing::debug!("{} from upstream ignored", other.name());
-            return Ok(true);
-        }
-    };
-    let event = match m {
-        Mining::NewExtendedMiningJob(job) if ours(job.channel_id) => {
-            UpstreamEvent::NewExtendedMiningJob { generation: g, job }
-        }
-        Mining::SetNewPrevHash(prev) if ours(prev.channel_id) => UpstreamEvent::SetNewPrevHash {
-            generation: g,
-            prev,
-        },
-        Mining::SetTarget(t) if ours(t.channel_id) => UpstreamEvent::SetTarget {
-            generation: g,
-            target: t.maximum_target.0,
-        },
-        Mining::SetExtranoncePrefix(p) if p.channel_id == info.channel_id => {
-            UpstreamEvent::SetExtranoncePrefix {
+    while let Some(e) = session.poll_event() {
+        let event = match e {
+            ClientEvent::NewExtendedMiningJob { job, .. } => {
+                UpstreamEvent::NewExtendedMiningJob { generation: g, job }
+            }
+            ClientEvent::SetNewPrevHash { prev, .. } => UpstreamEvent::SetNewPrevHash {
                 generation: g,
-                prefix: p.extranonce_prefix.as_bytes().to_vec(),
-            }
-        }
-        Mining::SubmitSharesSuccess(s) => {
-            // Every share up to last_sequence_number not refused before is accepted.
-            let last = s.last_sequence_number;
-            let rest = pending.by_sequence.split_off(&last.wrapping_add(1));
-            let done = std::mem::replace(&mut pending.by_sequence, rest);
-            if done.len() as u32 != s.new_submits_accepted_count {
-                tracing::debug!(
-                    resolved = done.len(),
-                    count = s.new_submits_accepted_count,
-                    "SubmitShares.Success count differs from the shares it covers"
-                );
-            }
-            for (_, (route, _)) in done {
-                if events
-                    .send(UpstreamEvent::ShareResult {
-                        route,
-                        result: Ok(()),
-                    })
-                    .await
-                    .is_err()
-                {
-                    return Ok(false);
-                }
-            }
-            return Ok(true);
-        }
-        Mining::SubmitSharesError(e) => {
-            let Some((route, _)) = pending.by_sequence.remove(&e.sequence_number) else {
-                tracing::debug!(
-                    sequence_number = e.sequence_number,
-                    "error for an unknown share"
-                );
-                return Ok(true);
-            };
-            UpstreamEvent::ShareResult {
+                prev,
+            },
+            ClientEvent::SetTarget { target, .. } => UpstreamEvent::SetTarget {
+                generation: g,
+                target,
+            },
+            ClientEvent::SetExtranoncePrefix { prefix, .. } => UpstreamEvent::SetExtranoncePrefix {
+                generation: g,
+                prefix,
+            },
+            ClientEvent::ShareResult { route, result, .. } => UpstreamEvent::ShareResult {
                 route,
-                result: Err(e.error_code.to_string_lossy().into_owned()),
+                result: result.map_err(|r| r.error_code().to_string()),
+            },
+            ClientEvent::ChannelClosed { reason_code, .. } => {
+                return Err(End::Failed(format!(
+                    "the upstream closed the channel: {reason_code}"
+                )))
             }
+            ClientEvent::Reconnect { new_host, new_port } => {
+                // Following it to another host would leave the configured upstreams; the
+                // list is tried again from the best, which is this one when it said "here".
+                return Err(End::Failed(format!(
+                    "the upstream asked to reconnect to {new_host}:{new_port}"
+                )));
+            }
+            ClientEvent::UpdateChannelRefused { error_code, .. } => {
+                tracing::debug!("UpdateChannel refused: {error_code}");
+                continue;
+            }
+            _ => continue,
+        };
+        if events.send(event).await.is_err() {
+            return Err(End::Stop);
         }
-        Mining::CloseChannel(c) if ours(c.channel_id) => {
-            return Err(format!(
-                "the upstream closed the channel: {}",
-                c.reason_code.to_string_lossy()
-            ));
-        }
-        other => {
-            tracing::debug!("{} from upstream ignored", other.name());
-            return Ok(true);
-        }
-    };
-    Ok(events.send(event).await.is_ok())
+    }
+    Ok(())
 }
 
 #[cfg(test)]

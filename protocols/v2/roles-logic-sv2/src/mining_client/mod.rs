@@ -1,10 +1,18 @@
-//! The downstream end of one mining channel: what a device (or a proxy, toward its upstream)
-//! keeps to know what to mine and how to submit it.
+//! The downstream end of mining channels: what a device (or a proxy, translator or job
+//! declarator client, toward its upstream) keeps to know what to mine and how to submit it.
+//!
+//! [`ClientSession`] is the whole connection, sans-IO; [`ClientChannel`] one channel in it.
 //!
 //! [`ClientChannel`] takes the channel's messages (jobs, prevhash, target, extranonce prefix)
 //! and answers with the current [`Work`] whenever it changes. Jobs for the group channel are
 //! accepted too: a standard channel in a group derives its merkle root from the extended job
 //! with its own extranonce prefix, as 05 describes.
+
+mod session;
+mod shares;
+
+pub use session::{ClientConfig, ClientError, ClientEvent, ClientSession, CommandError, Share};
+pub use shares::ShareRefusal;
 
 use crate::job::{JobError, JobTemplate};
 use crate::target::Target;
