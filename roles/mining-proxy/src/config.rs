@@ -35,11 +35,12 @@ min_share_difficulty = 0.0
 max_connections = 50000
 max_channels_per_connection = 1024
 
-# The upstream channel: its user identity (the pool credits shares to it) and the extranonce
-# bytes asked for. They are split as 2 bytes per downstream connection, 2 per channel and the
-# rest for devices to roll, so 8 leaves extended devices 4 bytes.
+# The upstream channel: its user identity (the pool credits shares to it) and the least
+# extranonce it must grant (an upstream that grants less is skipped). The proxy uses all that
+# is granted: 2 bytes per downstream connection, 2 per channel, and the rest for devices and
+# translators to roll, so 12 guarantees them 8 (our pool grants 26, leaving them 22).
 user_identity = "proxy"
-min_extranonce_size = 8
+min_extranonce_size = 12
 # Ask upstreams to allow version rolling (BIP320), which ASICs need; an upstream that cannot is
 # skipped for the next one.
 require_version_rolling = true
@@ -111,7 +112,7 @@ fn default_user() -> String {
     "proxy".into()
 }
 fn default_min_extranonce() -> u16 {
-    8
+    12
 }
 fn default_true() -> bool {
     true
@@ -203,7 +204,7 @@ priority = 5
     #[test]
     fn bad_values_name_the_key() {
         let e = ProxyConfig::from_toml(
-            &DEFAULT_CONFIG.replace("min_extranonce_size = 8", "min_extranonce_size = 3"),
+            &DEFAULT_CONFIG.replace("min_extranonce_size = 12", "min_extranonce_size = 3"),
         )
         .unwrap_err();
         assert!(e.contains("min_extranonce_size"), "{e}");

@@ -94,6 +94,54 @@ pub enum ProxyEvent {
 struct Link {
     generation: u64,
     split: ExtranonceSplit,
+    /// Bytes of the upstream's extranonce the proxy splits ([`Layout::total`] when the link
+    /// opened).
+    ours: usize,
+}
+
+/// How the proxy lays out its part of the upstream extranonce for its downstreams: each
+/// connection gets [`CONNECTION_ID_BYTES`] of it, each channel 2 more, devices roll the rest.
+///
+/// It follows what the upstream grants: as much as the pool gives, so devices and translators
+/// get all the room there is. An upstream that grants less than the connected downstreams
+/// were given (after failover) cannot carry their shares: they are asked to reconnect and
+/// get ranges that fit. A larger grant is used as soon as no downstream holds a range.
+#[derive(Debug)]
+struct Layout {
+    total: usize,
+    /// Counts layouts, so a range goes back only to the allocator it came from.
+    epoch: u64,
+    allocator: ExtranonceAllocator,
+}
+
+impl Layout {
+    fn new(total: usize, epoch: u64) -> Result<Layout, String> {
+        Ok(Layout {
+            total,
+            epoch,
+            allocator: ExtranonceAllocator::new(vec![], total, CONNECTION_ID_BYTES)
+                .map_err(|e| format!("extranonce layout of {total} bytes: {e}"))?,
+        })
+    }
+
+    /// Follow an upstream that grants `granted` bytes; `Some(old total)` when the connected
+    /// downstreams no longer fit and must reconnect.
+    fn follow(&mut self, granted: usize) -> Option<usize> {
+        let shrink = granted < self.total;
+        let grow = granted > self.total && self.allocator.in_use() == 0;
+        if !(shrink || grow) {
+            return None;
+        }
+        let old = self.total;
+        match Layout::new(granted, self.epoch + 1) {
+            Ok(l) => *self = l,
+            Err(e) => {
+                tracing::error!("{e}; keeping {old} bytes");
+                return None;
+            }
+        }
+        shrink.then_some(old)
+    }
 }
 
 /// Where the upstream's answer to a forwarded share goes.
@@ -110,7 +158,7 @@ struct Shared {
     server: Arc<ServerConfig>,
     feed: JobFeed,
     link: Mutex<Option<Link>>,
-    extranonce: Mutex<ExtranonceAllocator>,
+    layout: Mutex<Layout>,
     upstream: mpsc::Sender<UpstreamCommand<Route>>,
     /// Sum of the downstream sessions' hashrate estimates (h/s).
     hashrate: AtomicU64,
@@ -148,7 +196,8 @@ impl MiningProxy {
         });
         let (commands_tx, commands_rx) = mpsc::channel(4096);
         let (events_tx, events_rx) = mpsc::channel(4096);
-        let total = cfg.min_extranonce_size as usize;
+        // Until an upstream says more, downstreams get what every accepted upstream grants.
+        let layout = Layout::new(cfg.min_extranonce_size as usize, 0)?;
         let shared = Arc::new(Shared {
             server: Arc::new(ServerConfig {
                 shares_per_minute: cfg.shares_per_minute,
@@ -159,10 +208,7 @@ impl MiningProxy {
             }),
             feed: JobFeed::default(),
             link: Mutex::new(None),
-            extranonce: Mutex::new(
-                ExtranonceAllocator::new(vec![], total, CONNECTION_ID_BYTES)
-                    .map_err(|e| format!("min_extranonce_size: {e}"))?,
-            ),
+            layout: Mutex::new(layout),
             upstream: commands_tx,
             hashrate: AtomicU64::new(0),
             stats: Arc::new(Stats::default()),
@@ -232,11 +278,10 @@ impl MiningProxy {
 
 /// Apply what happens upstream to the job feed, and route share answers back.
 async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEvent<Route>>) {
-    let ours = shared.cfg.min_extranonce_size as usize;
     let current = |g: u64| lock(&shared.link).as_ref().map(|l| l.generation) == Some(g);
     while let Some(e) = rx.recv().await {
         match e {
-            UpstreamEvent::Up(info) => on_up(&shared, &info, ours),
+            UpstreamEvent::Up(info) => on_up(&shared, &info),
             UpstreamEvent::Down {
                 generation,
                 endpoint,
@@ -261,7 +306,7 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
                 if link.generation != generation {
                     continue;
                 }
-                match JobTemplate::from_extended_job(&job, &link.split.job_prefix, ours) {
+                match JobTemplate::from_extended_job(&job, &link.split.job_prefix, link.ours) {
                     Ok(mut t) => {
                         t.template_id = template_key(generation, job.job_id);
                         shared.feed.new_template(Arc::new(t));
@@ -294,6 +339,7 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
             UpstreamEvent::SetExtranoncePrefix { generation, prefix } => {
                 let mut link = lock(&shared.link);
                 if let Some(l) = link.as_mut().filter(|l| l.generation == generation) {
+                    let ours = l.ours;
                     l.split.apply_prefix(&prefix, ours);
                 }
             }
@@ -317,14 +363,31 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
     }
 }
 
-fn on_up(shared: &Shared, info: &ChannelInfo, ours: usize) {
-    // run_upstreams refuses channels with fewer than `ours` bytes, so this always splits.
+fn on_up(shared: &Shared, info: &ChannelInfo) {
+    let (ours, shrunk) = {
+        let mut layout = lock(&shared.layout);
+        let shrunk = layout.follow(info.extranonce_size);
+        (layout.total, shrunk)
+    };
+    if let Some(old) = shrunk {
+        let reason = format!(
+            "upstream {} grants {} extranonce bytes, fewer than the {old} connected downstreams were laid out in; they reconnect to get ranges that fit",
+            info.endpoint, info.extranonce_size
+        );
+        tracing::warn!("{reason}");
+        shared.feed.reconnect_all(&reason);
+    }
+    // run_upstreams refuses channels with fewer than min_extranonce_size bytes and the layout
+    // is never larger than the grant, so this always splits.
     let Some(split) = ExtranonceSplit::of_channel(info, ours) else {
+        tracing::error!(endpoint = %info.endpoint, "the upstream channel cannot be split");
         return;
     };
+    tracing::info!(endpoint = %info.endpoint, granted = info.extranonce_size, ours, "extranonce layout: 2 bytes per downstream connection, 2 per channel, {} for devices", ours.saturating_sub(CONNECTION_ID_BYTES + roles_logic_sv2::mining_server::CHANNEL_ID_BYTES));
     *lock(&shared.link) = Some(Link {
         generation: info.generation,
         split,
+        ours,
     });
     // The previous pool's jobs are worthless here; its tip is replaced by this one's first
     // SetNewPrevHash, which makes every old job stale in every session.
@@ -362,7 +425,12 @@ async fn report_hashrate(shared: Arc<Shared>) {
 }
 
 async fn serve_downstream(conn: &Connection, shared: &Shared, admitted: &mut Admitted) {
-    let range = match lock(&shared.extranonce).allocate() {
+    let allocated = {
+        let mut l = lock(&shared.layout);
+        let epoch = l.epoch;
+        l.allocator.allocate().map(|r| (r, epoch))
+    };
+    let (range, epoch) = match allocated {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(peer = %admitted.peer, "{e}");
@@ -392,7 +460,10 @@ async fn serve_downstream(conn: &Connection, shared: &Shared, admitted: &mut Adm
             .fetch_sub(hooks.users.len(), Ordering::Relaxed);
         shared.hashrate.fetch_sub(hooks.hashrate, Ordering::Relaxed);
     }
-    let _ = lock(&shared.extranonce).release(&range);
+    let mut l = lock(&shared.layout);
+    if l.epoch == epoch {
+        let _ = l.allocator.release(&range);
+    }
 }
 
 struct ProxyHooks<'a> {

@@ -57,6 +57,10 @@ max_channels_per_connection = 1024
     roles_utils::default_limits_toml!()
 );
 
+/// Longest `pool_signature`: 100 bytes of scriptSig less the 32-byte extranonce and its push,
+/// the tag's push, and up to 16 bytes of template prefix.
+pub const MAX_POOL_SIGNATURE: usize = 100 - 33 - 2 - 16;
+
 /// What the file holds.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,6 +136,14 @@ impl PoolConfig {
             return Err(ConfigError(
                 "shares_per_minute must be a positive number".into(),
             ));
+        }
+        // The coinbase scriptSig (at most 100 bytes) holds the template's prefix (BIP34
+        // height), this tag and the 32-byte extranonce.
+        if c.pool_signature.len() > MAX_POOL_SIGNATURE {
+            return Err(ConfigError(format!(
+                "pool_signature is {} bytes; at most {MAX_POOL_SIGNATURE} fit the coinbase",
+                c.pool_signature.len()
+            )));
         }
         if !(c.min_share_difficulty.is_finite() && c.min_share_difficulty >= 0.0) {
             return Err(ConfigError(

@@ -40,9 +40,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinSet;
 
-/// Whole extranonce length in the pool's coinbases: 4 bytes per connection, 2 per channel,
-/// 10 for the miner (or a proxy's downstreams) to roll.
-pub const EXTRANONCE_LEN: usize = 16;
+/// Whole extranonce length in the pool's coinbases (the most B0_32 carries): 4 bytes per
+/// connection, 2 per channel, 26 for the miner to roll, or for a proxy to split again: a
+/// proxy keeps 4 for its own connections and channels and still gives its devices and
+/// translators 22.
+pub const EXTRANONCE_LEN: usize = 32;
 const CONNECTION_ID_BYTES: usize = 4;
 
 /// Counters for dashboards and the local stack's summary.

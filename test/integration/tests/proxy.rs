@@ -264,3 +264,101 @@ async fn the_proxy_fails_over_to_the_next_pool_and_comes_back() {
         3
     );
 }
+
+/// The deployed case that failed before: a translator behind the proxy needs its own
+/// extranonce1 (3 bytes) plus 4 bytes of extranonce2 per miner; the proxy passes on what the
+/// pool grants, so it opens, and its Sv1 miners find blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_translator_behind_the_proxy_mines_blocks_with_4_byte_extranonce2() {
+    let tp = start_tp(free_addr(), BLOCK_DIFFICULTY).await;
+    let mut tp_events = tp.subscribe();
+    let (pool, pool_key) = start_pool(pool_config(free_addr(), tp.local_addr())).await;
+    let (proxy, proxy_key) = start_proxy(proxy_config(&[(pool.local_addr(), pool_key)])).await;
+    let ps = proxy.stats();
+    wait_for("the proxy's upstream channel", LONG, || {
+        ps.upstream_up.load(Ordering::Relaxed)
+    })
+    .await;
+    let mut cfg = translator_config(proxy.local_addr(), proxy_key, 1e5);
+    cfg.downstream_extranonce2_size = 4;
+    let t = translator_sv2::Translator::start(cfg).await.unwrap();
+    let addr = t.local_addr();
+    let miners: Vec<_> = (0..2)
+        .map(|i| {
+            tokio::spawn(async move {
+                let worker = format!("farm.rig{i}");
+                let mut m = Sv1Miner::connect(addr).await;
+                m.handshake(&worker, true).await;
+                assert_eq!(m.client.extranonce().map(|e| e.1), Some(4));
+                m.mine(&worker, Duration::from_secs(600)).await
+            })
+        })
+        .collect();
+    within(
+        "a block from an Sv1 miner behind translator and proxy",
+        LONG,
+        async {
+            loop {
+                match tp_events.recv().await {
+                    Ok(TpEvent::BlockAccepted(_)) => break,
+                    Ok(TpEvent::SolutionRefused { reason, .. }) => panic!("refused: {reason}"),
+                    _ => {}
+                }
+            }
+        },
+    )
+    .await;
+    assert!(t.stats().upstream_accepted.load(Ordering::Relaxed) > 0);
+    assert!(ps.upstream_accepted.load(Ordering::Relaxed) > 0);
+    for m in miners {
+        m.abort();
+    }
+}
+
+/// Failover from a pool that grants 26 extranonce bytes to a proxy that grants 22: devices
+/// laid out for 26 cannot mine there, so they are asked to reconnect, and mine again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_to_an_upstream_that_grants_less_reconnects_the_downstreams() {
+    let tp = start_tp(free_addr(), BLOCK_DIFFICULTY).await;
+    let (p1, k1) = start_pool(pool_config(free_addr(), tp.local_addr())).await;
+    let (p2, k2) = start_pool(pool_config(free_addr(), tp.local_addr())).await;
+    let (smaller, smaller_key) = start_proxy(proxy_config(&[(p2.local_addr(), k2)])).await;
+    let ss = smaller.stats();
+    wait_for("the second proxy's channel", LONG, || {
+        ss.upstream_up.load(Ordering::Relaxed)
+    })
+    .await;
+    let (proxy, key) = start_proxy(proxy_config(&[
+        (p1.local_addr(), k1),
+        (smaller.local_addr(), smaller_key),
+    ]))
+    .await;
+    let ps = proxy.stats();
+    wait_for("the proxy on the first pool", LONG, || {
+        ps.upstream_up.load(Ordering::Relaxed)
+    })
+    .await;
+    // Connected after the first grant: laid out in all 26 bytes.
+    let d = device(proxy.local_addr(), key, ChannelKind::Extended, "d");
+    let ds = d.stats();
+    let s1 = p1.stats();
+    wait_for("shares on the first pool", LONG, || {
+        s1.shares_accepted.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    p1.shutdown();
+    let s2 = p2.stats();
+    wait_for("shares through the smaller upstream", LONG, || {
+        s2.shares_accepted.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    assert!(
+        ds.connections.load(Ordering::Relaxed) >= 2,
+        "the device was asked to reconnect"
+    );
+    let before = ds.accepted.load(Ordering::Relaxed);
+    wait_for("the device mining again", LONG, || {
+        ds.accepted.load(Ordering::Relaxed) > before + 2
+    })
+    .await;
+}
