@@ -46,6 +46,9 @@ min_extranonce_size = 12
 require_version_rolling = true
 # While on a lower-priority upstream, try the better ones this often (seconds).
 retry_primary_sec = 30
+# Seconds a share sent to the pool waits for its answer; after that the miner is told it was
+# not accepted (it may have been lost on the way).
+upstream_answer_timeout_sec = 60
 
 "#,
     roles_utils::default_limits_toml!(),
@@ -86,6 +89,8 @@ pub struct ProxyConfig {
     pub require_version_rolling: bool,
     #[serde(default = "default_retry")]
     pub retry_primary_sec: u64,
+    #[serde(default = "default_answer_timeout")]
+    pub upstream_answer_timeout_sec: u64,
     #[serde(default)]
     pub min_share_difficulty: f64,
     #[serde(default)]
@@ -116,6 +121,9 @@ fn default_min_extranonce() -> u16 {
 }
 fn default_true() -> bool {
     true
+}
+fn default_answer_timeout() -> u64 {
+    60
 }
 fn default_retry() -> u64 {
     30

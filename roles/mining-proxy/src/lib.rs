@@ -224,6 +224,7 @@ impl MiningProxy {
                 0
             },
             retry_primary: Duration::from_secs(shared.cfg.retry_primary_sec.max(1)),
+            answer_timeout: Duration::from_secs(shared.cfg.upstream_answer_timeout_sec.max(1)),
             ..ChannelRequest::default()
         };
         let mut tasks = JoinSet::new();

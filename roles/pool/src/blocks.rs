@@ -33,6 +33,8 @@ pub struct PendingBlock {
     pub delivered_on: Vec<u64>,
     /// Tips seen since its last delivery.
     tips_since_delivery: u32,
+    /// When it was last delivered with no tip seen since (monotonic ms).
+    delivered_at: Option<u64>,
     /// The template's other transactions, when known: the whole block can be logged.
     pub transactions: Option<Arc<Vec<Vec<u8>>>>,
 }
@@ -116,6 +118,7 @@ impl BlockQueue {
             tp_template_id,
             delivered_on: Vec::new(),
             tips_since_delivery: 0,
+            delivered_at: None,
             transactions,
         });
         if self.pending.len() > MAX_PENDING {
@@ -125,17 +128,31 @@ impl BlockQueue {
     }
 
     /// Blocks to write to template provider connection `connection` (each is written once
-    /// per connection); they count as delivered from now.
-    pub fn take_undelivered(&mut self, connection: u64) -> Vec<PendingBlock> {
+    /// per connection); they count as delivered from `now_ms`.
+    pub fn take_undelivered(&mut self, connection: u64, now_ms: u64) -> Vec<PendingBlock> {
         let mut out = Vec::new();
         for b in self.pending.iter_mut() {
             if !b.delivered_on.contains(&connection) {
                 b.delivered_on.push(connection);
                 b.tips_since_delivery = 0;
+                b.delivered_at = Some(now_ms);
                 out.push(b.clone());
             }
         }
         out
+    }
+
+    /// When a delivered block has seen no new tip at all for `patience_ms`, the template
+    /// provider did not take it and did not tell us why: a node that accepted a valid block
+    /// announces it at once. The link may have lost a message (a tip we never saw, so the
+    /// block built on a stale one); the caller resyncs by reconnecting. `Some(deadline)`
+    /// when one is pending, for the timer.
+    pub fn stall_deadline(&self, patience_ms: u64) -> Option<u64> {
+        self.pending
+            .iter()
+            .filter_map(|b| b.delivered_at)
+            .min()
+            .map(|t| t + patience_ms)
     }
 
     /// The template provider's tip moved to `prev_hash` (header byte order).
@@ -152,6 +169,7 @@ impl BlockQueue {
             if b.delivered_on.is_empty() {
                 return true;
             }
+            b.delivered_at = None;
             b.tips_since_delivery += 1;
             if b.tips_since_delivery > GIVE_UP_AFTER_TIPS {
                 out.push(failed(b));
@@ -197,14 +215,17 @@ mod tests {
         let hex = q.pending().next().unwrap().block_hex().unwrap();
         let expected = format!("{}02{}010203", "09".repeat(80), "cb".repeat(60));
         assert_eq!(hex, expected);
+        assert_eq!(q.stall_deadline(10_000), None, "not delivered: no stall");
         // Written on connection 1, which dies before the tip moves.
-        assert_eq!(q.take_undelivered(1).len(), 1);
-        assert!(q.take_undelivered(1).is_empty(), "once per connection");
+        assert_eq!(q.take_undelivered(1, 0).len(), 1);
+        assert_eq!(q.stall_deadline(10_000), Some(10_000));
+        assert!(q.take_undelivered(1, 0).is_empty(), "once per connection");
         // Connection 2: written again.
-        let again = q.take_undelivered(2);
+        let again = q.take_undelivered(2, 0);
         assert_eq!(again[0].tp_template_id, 50);
-        // An unrelated tip does not drop it yet.
+        // An unrelated tip does not drop it yet, and ends the stall watch.
         assert!(q.on_new_tip(&[1; 32]).is_empty());
+        assert_eq!(q.stall_deadline(10_000), None);
         // Its own tip confirms it.
         assert_eq!(
             q.on_new_tip(&[9; 32]),
@@ -224,7 +245,7 @@ mod tests {
         for t in 10..20 {
             assert!(q.on_new_tip(&[t; 32]).is_empty());
         }
-        q.take_undelivered(1);
+        q.take_undelivered(1, 0);
         assert!(q.on_new_tip(&[20; 32]).is_empty());
         assert!(q.on_new_tip(&[21; 32]).is_empty());
         match &q.on_new_tip(&[22; 32])[..] {

@@ -13,7 +13,7 @@ use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
 use roles_logic_sv2::job::JobTemplate;
 use roles_logic_sv2::mining_server::{BlockSolution, PrevHash};
 use roles_logic_sv2::parsers::{AnyMessage, TemplateDistribution};
-use roles_utils::{lock, send, setup_connection};
+use roles_utils::{lock, monotonic_ms, send, setup_connection, sleep_until_monotonic};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,6 +23,9 @@ use template_distribution_sv2::{
 };
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+
+/// How long a delivered block may wait for any new tip before the link is resynced.
+const STALL_PATIENCE_MS: u64 = 10_000;
 
 /// A block a session found, on its way to the template provider link.
 #[derive(Debug)]
@@ -96,7 +99,14 @@ async fn session(
     let _ = shared.events.send(PoolEvent::TemplateProviderUp);
     deliver(shared, &conn, queue, connection).await?;
     loop {
+        let stall = queue.stall_deadline(STALL_PATIENCE_MS);
         tokio::select! {
+            _ = sleep_until_monotonic(stall) => {
+                return Err(format!(
+                    "a delivered block saw no new tip in {} s: the link may have lost a message; reconnecting to resync",
+                    STALL_PATIENCE_MS / 1000
+                ));
+            }
             f = conn.receiver.recv() => {
                 let f = f.map_err(|_| "connection closed".to_string())?;
                 match AnyMessage::parse_frame(&f) {
@@ -181,7 +191,7 @@ async fn deliver(
     queue: &mut BlockQueue,
     connection: u64,
 ) -> Result<(), String> {
-    for b in queue.take_undelivered(connection) {
+    for b in queue.take_undelivered(connection, monotonic_ms()) {
         let coinbase_tx = B064K::new(b.solution.coinbase_tx.clone()).map_err(|e| e.to_string())?;
         let m = TemplateDistribution::SubmitSolution(SubmitSolution {
             template_id: b.tp_template_id,
@@ -252,9 +262,10 @@ async fn on_message(
             for o in queue.on_new_tip(&p.prev_hash.0) {
                 report(shared, o);
             }
-            if let Some(oldest) = on_set_new_prev_hash(shared, &p) {
-                queue.prune_transactions(oldest);
-            }
+            // A tip we cannot follow means the link lost a message: every job would be
+            // stale. A new connection starts again from the provider's current tip.
+            let oldest = on_set_new_prev_hash(shared, &p)?;
+            queue.prune_transactions(oldest);
         }
         TemplateDistribution::RequestTransactionDataSuccess(s) => {
             let key = lock(&shared.keys).from_tp.get(&s.template_id).copied();
@@ -309,17 +320,17 @@ fn on_new_template(shared: &Shared, t: &template_distribution_sv2::NewTemplate<'
     Some(key)
 }
 
-/// The tip moved; returns the oldest template key still kept.
+/// The tip moved; returns the oldest template key still kept, or why the tip cannot be
+/// followed.
 fn on_set_new_prev_hash(
     shared: &Shared,
     p: &template_distribution_sv2::SetNewPrevHash,
-) -> Option<u64> {
+) -> Result<u64, String> {
     let Some(key) = lock(&shared.keys).from_tp.get(&p.template_id).copied() else {
-        tracing::warn!(
-            template_id = p.template_id,
-            "SetNewPrevHash for an unknown template"
-        );
-        return None;
+        return Err(format!(
+            "SetNewPrevHash for template {}, which never arrived; reconnecting to resync",
+            p.template_id
+        ));
     };
     let prev = PrevHash {
         template_id: key,
@@ -328,11 +339,10 @@ fn on_set_new_prev_hash(
         nbits: p.n_bits,
     };
     if !shared.feed.set_new_prev_hash(prev) {
-        tracing::warn!(
-            template_id = p.template_id,
-            "SetNewPrevHash for a template that is not a future one"
-        );
-        return None;
+        return Err(format!(
+            "SetNewPrevHash for template {}, which is not a future template; reconnecting to resync",
+            p.template_id
+        ));
     }
     // Templates older than the previous tip's can no longer win a block.
     let mut keys = lock(&shared.keys);
@@ -340,5 +350,5 @@ fn on_set_new_prev_hash(
     keys.heights.retain(|&k, _| k >= keep);
     keys.to_tp.retain(|&k, _| k >= keep);
     keys.from_tp.retain(|_, k| *k >= keep);
-    Some(keep)
+    Ok(keep)
 }

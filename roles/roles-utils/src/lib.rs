@@ -61,6 +61,18 @@ pub fn monotonic_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// Sleep until `deadline` on the [`monotonic_ms`] clock (what sans-IO sessions' `poll_timeout`
+/// return); `None` sleeps for ever.
+pub async fn sleep_until_monotonic(deadline: Option<u64>) {
+    match deadline {
+        Some(ms) => {
+            let d = std::time::Duration::from_millis(ms.saturating_sub(monotonic_ms()));
+            tokio::time::sleep(d).await
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Both clocks, as the sans-IO sessions take them.
 pub fn now() -> roles_logic_sv2::Now {
     roles_logic_sv2::Now {

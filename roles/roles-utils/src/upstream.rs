@@ -8,7 +8,7 @@
 //! to submit, its hashrate). Each share carries a route of the role's choosing that comes back
 //! with its answer, so the role never keeps a table of sequence numbers.
 
-use crate::{monotonic_ms, now, send, setup_connection_message};
+use crate::{now, send, setup_connection_message, sleep_until_monotonic};
 use const_sv2::{error_codes, mining_flags, PROTOCOL_MINING};
 use mining_sv2::{NewExtendedMiningJob, SetNewPrevHash};
 use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
@@ -534,9 +534,7 @@ async fn run_link<R: Send + 'static>(
     // Events the link's setup already produced (the first jobs may have come with the open).
     let mut end = forward_events(&mut session, &info, events).await.err();
     while end.is_none() {
-        let timer = session.poll_timeout().map(|ms| {
-            tokio::time::Instant::now() + Duration::from_millis(ms.saturating_sub(monotonic_ms()))
-        });
+        let timer = session.poll_timeout();
         let step = tokio::select! {
             f = conn.receiver.recv() => match f {
                 Ok(f) => {
@@ -554,7 +552,7 @@ async fn run_link<R: Send + 'static>(
                     Ok(())
                 }
             },
-            _ = sleep_until(timer) => {
+            _ = sleep_until_monotonic(timer) => {
                 session.handle_timeout(now());
                 Ok(())
             }
@@ -580,13 +578,6 @@ async fn run_link<R: Send + 'static>(
     session.fail_all(ShareRefusal::Closed);
     let _ = forward_events(&mut session, &info, events).await;
     end.unwrap_or(End::Stop)
-}
-
-async fn sleep_until(t: Option<tokio::time::Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// A role's command, applied to the session.

@@ -25,6 +25,9 @@ downstream_extranonce2_size = 4
 user_identity = "translator"
 # While on a lower-priority upstream, try the better ones this often (seconds).
 retry_primary_sec = 30
+# Seconds a share sent to the pool waits for its answer; after that the miner is told it was
+# not accepted (it may have been lost on the way).
+upstream_answer_timeout_sec = 60
 
 # Prometheus metrics (GET /metrics). Remove the key to turn the endpoint off.
 metrics_address = "127.0.0.1:9184"
@@ -72,6 +75,8 @@ pub struct TranslatorConfig {
     pub user_identity: String,
     #[serde(default = "default_retry")]
     pub retry_primary_sec: u64,
+    #[serde(default = "default_answer_timeout")]
+    pub upstream_answer_timeout_sec: u64,
     pub metrics_address: Option<SocketAddr>,
     #[serde(default)]
     pub limits: roles_utils::limits::Limits,
@@ -87,6 +92,9 @@ fn default_en2() -> u16 {
 }
 fn default_user() -> String {
     "translator".into()
+}
+fn default_answer_timeout() -> u64 {
+    60
 }
 fn default_retry() -> u64 {
     30

@@ -170,6 +170,7 @@ impl Translator {
             // Sv1 miners may or may not roll versions; both work on any upstream.
             flags: 0,
             retry_primary: Duration::from_secs(cfg.retry_primary_sec.max(1)),
+            answer_timeout: Duration::from_secs(cfg.upstream_answer_timeout_sec.max(1)),
             ..ChannelRequest::default()
         };
         let shared = Arc::new(Shared {
