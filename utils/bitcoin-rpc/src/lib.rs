@@ -142,7 +142,7 @@ mod tests {
     fn btc_amounts_are_exact_satoshis() {
         assert_eq!(btc_to_sat(0.00012345), Some(12_345));
         assert_eq!(btc_to_sat(21.0), Some(2_100_000_000));
-        assert_eq!(btc_to_sat(20_999_999.9769), Some(2_099_999_997_690_000));
+        assert_eq!(btc_to_sat(20_999_999.976_9), Some(2_099_999_997_690_000));
         assert_eq!(btc_to_sat(-1.0), None);
         assert_eq!(btc_to_sat(f64::NAN), None);
         let e: MempoolFees = serde_json::from_str(r#"{"base": 0.00001000}"#).unwrap();
