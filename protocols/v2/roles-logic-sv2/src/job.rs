@@ -132,6 +132,16 @@ pub struct JobTemplate {
 impl JobTemplate {
     /// Build the pool's coinbase for `t`.
     pub fn from_template(t: &NewTemplate<'_>, cfg: &CoinbaseConfig) -> Result<Self, JobError> {
+        Self::from_template_with_outputs(t, cfg, &[])
+    }
+
+    /// Like [`JobTemplate::from_template`], with `extra_outputs` (their own values, usually
+    /// 0: a job declarator server's additional outputs) after the payout outputs.
+    pub fn from_template_with_outputs(
+        t: &NewTemplate<'_>,
+        cfg: &CoinbaseConfig,
+        extra_outputs: &[TxOut],
+    ) -> Result<Self, JobError> {
         let total_weight: u64 = cfg.payout_outputs.iter().map(|o| o.weight as u64).sum();
         if total_weight == 0 {
             return Err(JobError::NoPayout);
@@ -150,11 +160,6 @@ impl JobTemplate {
         let mut s = ScriptBuf::new();
         s.push_slice(en);
         script_sig.extend_from_slice(s.as_bytes());
-        if script_sig.len() > MAX_COINBASE_SCRIPT_SIG {
-            return Err(JobError::ScriptSigTooLong {
-                len: script_sig.len(),
-            });
-        }
 
         let remaining = t.coinbase_tx_value_remaining;
         let mut output = Vec::new();
@@ -168,38 +173,141 @@ impl JobTemplate {
             });
         }
         output[0].value += Amount::from_sat(remaining - given);
+        output.extend_from_slice(extra_outputs);
         output.extend(decode_outputs(
             t.coinbase_tx_outputs.as_bytes(),
             t.coinbase_tx_outputs_count,
         )?);
-
-        let tx = Transaction {
-            version: transaction::Version(t.coinbase_tx_version as i32),
-            lock_time: absolute::LockTime::from_consensus(t.coinbase_tx_locktime),
-            input: vec![TxIn {
-                previous_output: OutPoint::null(),
-                script_sig: ScriptBuf::from_bytes(script_sig),
-                sequence: Sequence(t.coinbase_tx_input_sequence),
-                witness: Witness::new(),
-            }],
+        let tx = coinbase_tx(
+            t.coinbase_tx_version,
+            script_sig,
+            t.coinbase_tx_input_sequence,
             output,
-        };
-        // No witness in the transaction, so this is the legacy serialization.
-        let bytes = serialize(&tx);
-        let script_len = tx.input[0].script_sig.len();
+            t.coinbase_tx_locktime,
+        );
+        let mut job = Self::from_coinbase(&tx, cfg.extranonce_len, t.version)?;
+        job.template_id = t.template_id;
+        job.future = t.future_template;
+        job.merkle_path = t.merkle_path.iter().map(|h| h.0).collect();
+        Ok(job)
+    }
+
+    /// The job of a `SetCustomMiningJob` (a job declarator client's own coinbase) for a channel
+    /// whose whole extranonce (prefix and rolled part) is `extranonce_len` bytes: the scriptSig
+    /// is `coinbase_prefix` followed by the extranonce, as deployed pools build it.
+    pub fn from_custom_job(
+        m: &mining_sv2::SetCustomMiningJob<'_>,
+        extranonce_len: usize,
+    ) -> Result<Self, JobError> {
+        let mut script_sig = m.coinbase_prefix.as_bytes().to_vec();
+        script_sig.extend(std::iter::repeat_n(0u8, extranonce_len));
+        let output: Vec<TxOut> = deserialize(m.coinbase_tx_outputs.as_bytes())
+            .map_err(|e| JobError::BadTemplateOutputs(e.to_string()))?;
+        let tx = coinbase_tx(
+            m.coinbase_tx_version,
+            script_sig,
+            m.coinbase_tx_input_n_sequence,
+            output,
+            m.coinbase_tx_locktime,
+        );
+        let mut job = Self::from_coinbase(&tx, extranonce_len, m.version)?;
+        job.merkle_path = m.merkle_path.iter().map(|h| h.0).collect();
+        Ok(job)
+    }
+
+    /// Split a coinbase whose scriptSig ends with `extranonce_len` bytes of extranonce.
+    /// The merkle path is left empty and the template id 0.
+    pub fn from_coinbase(
+        tx: &Transaction,
+        extranonce_len: usize,
+        version: u32,
+    ) -> Result<Self, JobError> {
+        let script_len = tx.input.first().map_or(0, |i| i.script_sig.len());
+        if script_len > MAX_COINBASE_SCRIPT_SIG {
+            return Err(JobError::ScriptSigTooLong { len: script_len });
+        }
+        if extranonce_len > script_len || tx.input.len() != 1 {
+            return Err(JobError::BadCoinbase(
+                "the scriptSig does not end with the extranonce".into(),
+            ));
+        }
+        let mut legacy = tx.clone();
+        legacy.input[0].witness = Witness::new();
+        let bytes = serialize(&legacy);
         // version | input count | outpoint | scriptSig length | scriptSig
         let script_start = 4 + 1 + 36 + varint_len(script_len);
-        let en_start = script_start + script_len - cfg.extranonce_len;
+        let en_start = script_start + script_len - extranonce_len;
         Ok(JobTemplate {
-            template_id: t.template_id,
-            future: t.future_template,
-            version: t.version,
+            template_id: 0,
+            future: false,
+            version,
             version_rolling_allowed: true,
             coinbase_tx_prefix: bytes[..en_start].to_vec(),
-            coinbase_tx_suffix: bytes[en_start + cfg.extranonce_len..].to_vec(),
-            merkle_path: t.merkle_path.iter().map(|h| h.0).collect(),
-            extranonce_len: cfg.extranonce_len,
+            coinbase_tx_suffix: bytes[en_start + extranonce_len..].to_vec(),
+            merkle_path: Vec::new(),
+            extranonce_len,
         })
+    }
+
+    /// The scriptSig bytes before the extranonce (`SetCustomMiningJob.coinbase_prefix`).
+    pub fn script_sig_prefix(&self) -> &[u8] {
+        let p = &self.coinbase_tx_prefix;
+        let start = 4 + 1 + 36;
+        let Some(&first) = p.get(start) else {
+            return &[];
+        };
+        let skip = match first {
+            0xfd => 3,
+            0xfe => 5,
+            0xff => 9,
+            _ => 1,
+        };
+        p.get(start + skip..).unwrap_or(&[])
+    }
+
+    /// The coinbase's other fields, as `SetCustomMiningJob` carries them: (version,
+    /// nSequence, outputs as a CompactSize-prefixed array, locktime).
+    pub fn coinbase_fields(&self) -> Result<(u32, u32, Vec<u8>, u32), JobError> {
+        let tx: Transaction = deserialize(&self.coinbase(&vec![0; self.extranonce_len])?)
+            .map_err(|e| JobError::BadCoinbase(e.to_string()))?;
+        Ok((
+            tx.version.0 as u32,
+            tx.input[0].sequence.0,
+            serialize(&tx.output),
+            tx.lock_time.to_consensus_u32(),
+        ))
+    }
+
+    /// The coinbase split around the extranonce in its full serialization (with the BIP141
+    /// marker, flag and witness reserved value when it commits to witnesses), as
+    /// `DeclareMiningJob` carries it.
+    pub fn full_coinbase_parts(&self) -> Result<(Vec<u8>, Vec<u8>), JobError> {
+        let full = self.full_coinbase(&vec![0; self.extranonce_len])?;
+        let legacy_len =
+            self.coinbase_tx_prefix.len() + self.extranonce_len + self.coinbase_tx_suffix.len();
+        // With a witness: version, then 00 01, then the rest as in the legacy form.
+        let shift = if full.len() == legacy_len { 0 } else { 2 };
+        let cut = self.coinbase_tx_prefix.len() + shift;
+        Ok((
+            full[..cut].to_vec(),
+            full[cut + self.extranonce_len..].to_vec(),
+        ))
+    }
+
+    /// This job for whoever rolls only the last `extranonce_len - fixed.len()` bytes: `fixed`
+    /// (an upstream's extranonce prefix, or a proxy's own part) moves into the coinbase prefix.
+    pub fn with_fixed_extranonce(&self, fixed: &[u8]) -> Result<Self, JobError> {
+        let rest =
+            self.extranonce_len
+                .checked_sub(fixed.len())
+                .ok_or(JobError::ExtranonceLength {
+                    expected: self.extranonce_len,
+                    got: fixed.len(),
+                })?;
+        let mut t = self.clone();
+        t.coinbase_tx_prefix.extend_from_slice(fixed);
+        t.extranonce_len = rest;
+        Ok(t)
     }
 
     /// The job as a device or proxy sees it: `extranonce_prefix` (its channel's) is moved into
@@ -288,6 +396,27 @@ impl JobTemplate {
             input.witness = Witness::from_slice(&[[0u8; 32]]);
         }
         Ok(serialize(&tx))
+    }
+}
+
+/// A coinbase transaction (null outpoint, one input, no witness).
+fn coinbase_tx(
+    version: u32,
+    script_sig: Vec<u8>,
+    sequence: u32,
+    output: Vec<TxOut>,
+    locktime: u32,
+) -> Transaction {
+    Transaction {
+        version: transaction::Version(version as i32),
+        lock_time: absolute::LockTime::from_consensus(locktime),
+        input: vec![TxIn {
+            previous_output: OutPoint::null(),
+            script_sig: ScriptBuf::from_bytes(script_sig),
+            sequence: Sequence(sequence),
+            witness: Witness::new(),
+        }],
+        output,
     }
 }
 

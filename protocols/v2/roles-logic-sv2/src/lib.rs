@@ -29,6 +29,7 @@
 pub mod extranonce;
 pub mod handlers;
 pub mod job;
+pub mod job_declaration;
 pub mod mining_client;
 pub mod mining_server;
 pub mod parsers;
