@@ -27,7 +27,7 @@ use crate::sha256d;
 use crate::target::{self, Target};
 use crate::vardiff::Vardiff;
 use crate::Now;
-use binary_sv2::{Seq0255, Str0255, B032, B064K, U256};
+use binary_sv2::{IntoStatic, Seq0255, Str0255, B032, B064K, U256};
 use common_messages_sv2::{SetupConnection, SetupConnectionError, SetupConnectionSuccess};
 use const_sv2::{error_codes, mining_flags, PROTOCOL_MINING, SV2_PROTOCOL_VERSION};
 use mining_sv2::*;
@@ -55,6 +55,11 @@ pub struct ServerConfig {
     pub min_share_difficulty: f64,
     /// How long shares at the previous target are still accepted after a SetTarget.
     pub target_grace_ms: u64,
+    /// Accept `REQUIRES_WORK_SELECTION` (the pool has a job declarator): custom jobs are
+    /// reported as [`ServerEvent::CustomJobRequested`] for the role to check.
+    pub work_selection: bool,
+    /// Custom job requests waiting for the role's answer, per connection at most.
+    pub max_pending_custom_jobs: usize,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +71,8 @@ impl Default for ServerConfig {
             max_channels: 1024,
             max_ntime_ahead_secs: 600,
             min_share_difficulty: 0.0,
+            work_selection: false,
+            max_pending_custom_jobs: 16,
             target_grace_ms: 5_000,
         }
     }
@@ -219,6 +226,16 @@ pub enum ServerEvent {
         error: ShareError,
     },
     BlockFound(BlockSolution),
+    /// A `SetCustomMiningJob` on an extended channel: check it (its token, its coinbase) and
+    /// answer with [`Session::accept_custom_job`] or [`Session::refuse_custom_job`].
+    CustomJobRequested {
+        channel_id: u32,
+        request_id: u32,
+        job: SetCustomMiningJob<'static>,
+        /// The channel's whole extranonce (prefix and rolled part), which goes after the
+        /// job's `coinbase_prefix`.
+        extranonce_len: usize,
+    },
 }
 
 /// Why the connection must be closed.
@@ -298,6 +315,9 @@ struct Job {
     template: Arc<JobTemplate>,
     /// The prevhash epoch the job is valid in; `None` while it waits for its SetNewPrevHash.
     epoch: Option<u64>,
+    /// A custom job (SetCustomMiningJob): the one channel it belongs to, and the header
+    /// fields it declared. Never sent to other channels.
+    custom: Option<(u32, PrevHash)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -325,6 +345,8 @@ pub struct Session {
     events: VecDeque<ServerEvent>,
     upstream_target: Option<Target>,
     version_rolling: bool,
+    /// (channel, request) of custom jobs waiting for the role's answer.
+    pending_custom: Vec<(u32, u32)>,
 }
 
 /// Bytes of extranonce each channel's id takes inside the connection's range.
@@ -352,6 +374,7 @@ impl Session {
             events: VecDeque::new(),
             upstream_target: None,
             version_rolling: true,
+            pending_custom: Vec::new(),
         })
     }
 
@@ -446,6 +469,7 @@ impl Session {
             Job {
                 template,
                 epoch: active.then_some(self.epoch),
+                custom: None,
             },
         );
         let min_ntime = if active {
@@ -547,6 +571,76 @@ impl Session {
             self.send_mining(Mining::SetTarget(SetTarget {
                 channel_id,
                 maximum_target: U256(t),
+            }));
+        }
+    }
+
+    /// The role's yes to [`ServerEvent::CustomJobRequested`]: `template` (from
+    /// `JobTemplate::from_custom_job` with the channel's whole extranonce length; its
+    /// `template_id` is the role's key for blocks) is mined on `prev` by that channel alone.
+    /// Sends `SetCustomMiningJob.Success`; returns the job id, or `None` when the channel is
+    /// gone or the request unknown.
+    pub fn accept_custom_job(
+        &mut self,
+        channel_id: u32,
+        request_id: u32,
+        template: Arc<JobTemplate>,
+        prev: PrevHash,
+    ) -> Option<u32> {
+        let i = self
+            .pending_custom
+            .iter()
+            .position(|&p| p == (channel_id, request_id))?;
+        self.pending_custom.swap_remove(i);
+        if !self.channels.contains_key(&channel_id) {
+            return None;
+        }
+        // The role accepts only custom jobs on the pool's tip; the tip may not move between
+        // its check and this call, but if it did the job is of no use.
+        if self.prev.is_none_or(|p| p.hash.prev_hash != prev.prev_hash) {
+            let code = format!("{}prev_hash", error_codes::INVALID_JOB_PARAM_VALUE_PREFIX);
+            self.custom_error(channel_id, request_id, &code);
+            return None;
+        }
+        let job_id = self.next_job_id;
+        self.next_job_id = self.next_job_id.wrapping_add(1);
+        self.jobs.insert(
+            job_id,
+            Job {
+                template,
+                epoch: Some(self.epoch),
+                custom: Some((channel_id, prev)),
+            },
+        );
+        self.prune_jobs();
+        self.send_mining(Mining::SetCustomMiningJobSuccess(
+            SetCustomMiningJobSuccess {
+                channel_id,
+                request_id,
+                job_id,
+            },
+        ));
+        Some(job_id)
+    }
+
+    /// The role's no to [`ServerEvent::CustomJobRequested`], with the error code.
+    pub fn refuse_custom_job(&mut self, channel_id: u32, request_id: u32, code: &str) {
+        if let Some(i) = self
+            .pending_custom
+            .iter()
+            .position(|&p| p == (channel_id, request_id))
+        {
+            self.pending_custom.swap_remove(i);
+            self.custom_error(channel_id, request_id, code);
+        }
+    }
+
+    fn custom_error(&mut self, channel_id: u32, request_id: u32, code: &str) {
+        if let Ok(error_code) = Str0255::new(code.as_bytes().to_vec()) {
+            self.send_mining(Mining::SetCustomMiningJobError(SetCustomMiningJobError {
+                channel_id,
+                request_id,
+                error_code,
             }));
         }
     }
@@ -827,7 +921,9 @@ impl Session {
             let current: Vec<u32> = self
                 .jobs
                 .iter()
-                .filter(|(&id, j)| id > p.job_id && j.epoch == Some(self.epoch))
+                .filter(|(&id, j)| {
+                    id > p.job_id && j.epoch == Some(self.epoch) && j.custom.is_none()
+                })
                 .map(|(&id, _)| id)
                 .collect();
             for id in current {
@@ -890,7 +986,13 @@ impl Session {
             Some(e) if e != epoch => return Err(ShareError::StaleShare),
             Some(_) => {}
         }
-        let prev = self.prev.ok_or(ShareError::InvalidJobId)?;
+        let active = self.prev.ok_or(ShareError::InvalidJobId)?;
+        // A custom job carries its own header fields (on the same tip) and one channel.
+        let (prev, network_target) = match job.custom {
+            Some((owner, _)) if owner != channel_id => return Err(ShareError::InvalidJobId),
+            Some((_, p)) => (p, target::from_nbits(p.nbits)),
+            None => (active.hash, active.network_target),
+        };
         let mask = if job.template.version_rolling_allowed && self.version_rolling {
             BIP320_VERSION_MASK
         } else {
@@ -900,7 +1002,7 @@ impl Session {
         if changed != 0 {
             return Err(ShareError::VersionRollingNotAllowed { bits: changed });
         }
-        let min = prev.hash.min_ntime;
+        let min = prev.min_ntime;
         let max = min
             .max(self.now.unix_secs)
             .saturating_add(self.cfg.max_ntime_ahead_secs);
@@ -932,14 +1034,7 @@ impl Session {
             self.standard_root(channel_id, job_id)
                 .ok_or(ShareError::InvalidJobId)?
         };
-        let header = block_header(
-            version,
-            &prev.hash.prev_hash,
-            &root,
-            ntime,
-            prev.hash.nbits,
-            nonce,
-        );
+        let header = block_header(version, &prev.prev_hash, &root, ntime, prev.nbits, nonce);
         let hash = sha256d(&header);
 
         let now = self.now.monotonic_ms;
@@ -977,7 +1072,7 @@ impl Session {
         if let Some(a) = ack {
             self.send_mining(Mining::SubmitSharesSuccess(a));
         }
-        if target::hash_meets_target(&hash, &prev.network_target) {
+        if target::hash_meets_target(&hash, &network_target) {
             if let Ok(coinbase_tx) = template.full_coinbase(full.as_bytes()) {
                 self.events
                     .push_back(ServerEvent::BlockFound(BlockSolution {
@@ -1076,8 +1171,12 @@ impl HandleCommonMessagesFromDownstream for Session {
         if m.min_version > SV2_PROTOCOL_VERSION || m.max_version < SV2_PROTOCOL_VERSION {
             return refuse(self, 0, error_codes::PROTOCOL_VERSION_MISMATCH);
         }
-        // Work selection (custom jobs) needs a job declarator; not offered yet.
-        let mut unsupported = m.flags & mining_flags::REQUIRES_WORK_SELECTION;
+        // Work selection (custom jobs) needs a job declarator.
+        let mut unsupported = if self.cfg.work_selection {
+            0
+        } else {
+            m.flags & mining_flags::REQUIRES_WORK_SELECTION
+        };
         if !self.version_rolling {
             unsupported |= m.flags & mining_flags::REQUIRES_VERSION_ROLLING;
         }
@@ -1301,16 +1400,36 @@ impl HandleMiningMessagesFromDownstream for Session {
         &mut self,
         m: SetCustomMiningJob<'_>,
     ) -> Result<(), SessionError> {
-        // REQUIRES_WORK_SELECTION is refused at setup, so no custom job can be valid here.
-        if let Ok(error_code) =
-            Str0255::new(error_codes::INVALID_MINING_JOB_TOKEN.as_bytes().to_vec())
-        {
-            self.send_mining(Mining::SetCustomMiningJobError(SetCustomMiningJobError {
-                channel_id: m.channel_id,
-                request_id: m.request_id,
-                error_code,
-            }));
+        let (channel_id, request_id) = (m.channel_id, m.request_id);
+        let selects = self.setup_flags.unwrap_or(0) & mining_flags::REQUIRES_WORK_SELECTION != 0;
+        if !(self.cfg.work_selection && selects) {
+            self.custom_error(
+                channel_id,
+                request_id,
+                error_codes::INVALID_MINING_JOB_TOKEN,
+            );
+            return Ok(());
         }
+        let extranonce_len = match self.channels.get(&channel_id) {
+            Some(ch) if ch.kind == Kind::Extended => ch.range.total_len(),
+            _ => {
+                self.custom_error(channel_id, request_id, error_codes::INVALID_CHANNEL_ID);
+                return Ok(());
+            }
+        };
+        if self.pending_custom.len() >= self.cfg.max_pending_custom_jobs.max(1)
+            || self.pending_custom.contains(&(channel_id, request_id))
+        {
+            self.custom_error(channel_id, request_id, "too-many-pending-custom-jobs");
+            return Ok(());
+        }
+        self.pending_custom.push((channel_id, request_id));
+        self.events.push_back(ServerEvent::CustomJobRequested {
+            channel_id,
+            request_id,
+            job: m.into_static(),
+            extranonce_len,
+        });
         Ok(())
     }
 }

@@ -75,10 +75,15 @@ struct Pair {
     client: ClientSession<u32>,
     now: u64,
     events: Vec<ClientEvent<u32>>,
+    server_events: Vec<roles_logic_sv2::mining_server::ServerEvent>,
 }
 
 impl Pair {
     fn new(server_cfg: ServerConfig, client_cfg: ClientConfig) -> Pair {
+        Self::with_flags(server_cfg, client_cfg, 0)
+    }
+
+    fn with_flags(server_cfg: ServerConfig, client_cfg: ClientConfig, flags: u32) -> Pair {
         let mut a = ExtranonceAllocator::new(vec![], 16, 4).unwrap();
         let mut server = Session::new(Arc::new(server_cfg), &a.allocate().unwrap()).unwrap();
         server.on_new_template(template(1, true));
@@ -88,12 +93,13 @@ impl Pair {
             min_ntime: MIN_NTIME,
             nbits: HARD_NBITS,
         }));
-        let client = ClientSession::new(client_cfg, setup_msg(0), Now::from_unix_ms(T0));
+        let client = ClientSession::new(client_cfg, setup_msg(flags), Now::from_unix_ms(T0));
         let mut p = Pair {
             server,
             client,
             now: T0,
             events: Vec::new(),
+            server_events: Vec::new(),
         };
         p.drive();
         assert!(matches!(p.events[..], [ClientEvent::SetupDone { .. }]));
@@ -120,7 +126,9 @@ impl Pair {
                 self.client.handle_frame(e, t, &p, self.now()).unwrap();
                 moved = true;
             }
-            while self.server.poll_event().is_some() {}
+            while let Some(e) = self.server.poll_event() {
+                self.server_events.push(e);
+            }
             self.events
                 .extend(std::iter::from_fn(|| self.client.poll_event()));
             if !moved {
@@ -427,6 +435,134 @@ fn waiting_shares_per_channel_are_bounded() {
     assert!(p.client.submit(share(999, &w, 4, None), 5).is_none());
     let r: Vec<_> = std::iter::from_fn(|| p.client.poll_event()).collect();
     assert_eq!(r.len(), 2);
+}
+
+/// Work selection: the server reports the custom job, the role accepts it, and shares on it
+/// are validated like any other, for that channel only.
+#[test]
+fn a_custom_job_accepted_by_the_role_is_mined_on_its_channel_only() {
+    use roles_logic_sv2::mining_server::ServerEvent;
+    let mut p = Pair::with_flags(
+        ServerConfig {
+            work_selection: true,
+            share_batch_size: 1,
+            ..ServerConfig::default()
+        },
+        ClientConfig::default(),
+        mining_flags::REQUIRES_WORK_SELECTION,
+    );
+    let (ch, _) = p.open_extended(10.0);
+    let (other, _) = p.open_extended(10.0);
+    let c = p.client.channel(ch).unwrap().clone();
+    // The job a JDC would declare: the pool's template with another tag.
+    let own = template(7, false);
+    let (v, seq, outputs, lock) = own.coinbase_fields().unwrap();
+    let job = SetCustomMiningJob {
+        channel_id: ch,
+        request_id: 0,
+        mining_job_token: B0255::new(vec![1]).unwrap(),
+        version: own.version,
+        prev_hash: U256([7; 32]),
+        min_ntime: MIN_NTIME + 3,
+        nbits: HARD_NBITS,
+        coinbase_tx_version: v,
+        coinbase_prefix: B0255::new(own.script_sig_prefix().to_vec()).unwrap(),
+        coinbase_tx_input_n_sequence: seq,
+        coinbase_tx_outputs: B064K::new(outputs).unwrap(),
+        coinbase_tx_locktime: lock,
+        merkle_path: Seq0255::from_items(own.merkle_path.iter().map(|h| U256(*h))).unwrap(),
+    };
+    let req = p.client.set_custom_mining_job(job).unwrap();
+    p.drive();
+    let (m, len) = p
+        .server_events
+        .iter()
+        .find_map(|e| match e {
+            ServerEvent::CustomJobRequested {
+                job,
+                extranonce_len,
+                ..
+            } => Some((job.clone(), *extranonce_len)),
+            _ => None,
+        })
+        .expect("reported to the role");
+    assert_eq!(len, c.extranonce_prefix.len() + c.extranonce_size);
+    let t = Arc::new(JobTemplate::from_custom_job(&m, len).unwrap());
+    let prev = PrevHash {
+        template_id: 99,
+        prev_hash: [7; 32],
+        min_ntime: MIN_NTIME + 3,
+        nbits: HARD_NBITS,
+    };
+    let job_id = p
+        .server
+        .accept_custom_job(ch, req, t.clone(), prev)
+        .unwrap();
+    p.drive();
+    assert!(p.events.contains(&ClientEvent::CustomJobAccepted {
+        request_id: req,
+        channel_id: ch,
+        job_id
+    }));
+    // A share on it: the header uses the custom job's root and min_ntime.
+    let rolled = vec![0x33; c.extranonce_size];
+    let full = [c.extranonce_prefix.clone(), rolled.clone()].concat();
+    let root = t.merkle_root(&full).unwrap();
+    let nonce = (0u32..)
+        .find(|&n| {
+            let h = roles_logic_sv2::job::block_header(
+                t.version,
+                &[7; 32],
+                &root,
+                MIN_NTIME + 3,
+                HARD_NBITS,
+                n,
+            );
+            target::hash_meets_target(&sha256d(&h), &c.target)
+        })
+        .unwrap();
+    let s = Share {
+        channel_id: ch,
+        job_id,
+        nonce,
+        ntime: MIN_NTIME + 3,
+        version: t.version,
+        extranonce: Some(&rolled),
+    };
+    p.events.clear();
+    p.client.submit(s, 1);
+    // The same job id on the other channel is not its job.
+    let o = p.client.channel(other).unwrap().extranonce_size;
+    let wrong = Share {
+        channel_id: other,
+        extranonce: Some(&vec![0; o]),
+        ..s
+    };
+    p.client.submit(wrong, 2);
+    p.drive();
+    let mut r = p.results();
+    r.sort_by_key(|x| x.0);
+    assert_eq!(r[0], (1, Ok(())));
+    assert_eq!(
+        r[1],
+        (
+            2,
+            Err(ShareRefusal::Upstream(error_codes::INVALID_JOB_ID.into()))
+        )
+    );
+    // A refused one.
+    let mut job2 = m.clone();
+    job2.request_id = 0;
+    let req2 = p.client.set_custom_mining_job(job2).unwrap();
+    p.drive();
+    p.server
+        .refuse_custom_job(ch, req2, "invalid-mining-job-token");
+    p.drive();
+    assert!(p.events.iter().any(|e| matches!(
+        e,
+        ClientEvent::CustomJobRefused { request_id, error_code, .. }
+            if *request_id == req2 && error_code == "invalid-mining-job-token"
+    )));
 }
 
 #[test]
