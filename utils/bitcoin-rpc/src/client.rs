@@ -171,6 +171,61 @@ impl RpcClient {
         hex::decode(hex).map_err(|e| RpcError::Json(format!("getrawtransaction: {e}")))
     }
 
+    /// Many transactions in one JSON-RPC batch (one HTTP request): each one's serialization,
+    /// or the node's error for it (-5 when it does not have it).
+    pub async fn get_raw_transactions(
+        &self,
+        txids: &[String],
+    ) -> Result<Vec<Result<Vec<u8>, RpcError>>, RpcError> {
+        if txids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let first = self
+            .next_id
+            .fetch_add(txids.len() as u64, Ordering::Relaxed);
+        let batch: Vec<Value> = txids
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                json!({"jsonrpc": "1.0", "id": first + i as u64, "method": "getrawtransaction", "params": [t, false]})
+            })
+            .collect();
+        let bytes = tokio::time::timeout(self.timeout, self.post(Value::Array(batch).to_string()))
+            .await
+            .map_err(|_| RpcError::Timeout)??;
+        let answers: Vec<Value> =
+            serde_json::from_slice(&bytes).map_err(|e| RpcError::Json(e.to_string()))?;
+        // Answers may come in any order: match them by id.
+        let mut out: Vec<Result<Vec<u8>, RpcError>> = (0..txids.len())
+            .map(|_| Err(RpcError::Json("no answer in the batch".into())))
+            .collect();
+        for a in answers {
+            let Some(i) = a
+                .get("id")
+                .and_then(Value::as_u64)
+                .and_then(|id| id.checked_sub(first))
+                .filter(|&i| (i as usize) < txids.len())
+            else {
+                continue;
+            };
+            out[i as usize] = match (a.get("error").filter(|e| !e.is_null()), a.get("result")) {
+                (Some(e), _) => Err(RpcError::Rpc {
+                    code: e.get("code").and_then(Value::as_i64).unwrap_or(0),
+                    message: e
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .into(),
+                }),
+                (None, Some(Value::String(h))) => {
+                    hex::decode(h).map_err(|e| RpcError::Json(e.to_string()))
+                }
+                _ => Err(RpcError::Json("getrawtransaction: not a string".into())),
+            };
+        }
+        Ok(out)
+    }
+
     /// Submit a whole block; `Ok(None)` when the node took it, `Ok(Some(reason))` when it
     /// refused it (`duplicate`, `inconclusive`, `bad-txnmrklroot`...).
     pub async fn submit_block(&self, block: &[u8]) -> Result<Option<String>, RpcError> {

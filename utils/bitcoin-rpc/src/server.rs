@@ -91,11 +91,23 @@ async fn answer(
         let e = json!({"result": null, "error": {"code": -32700, "message": "Parse error"}, "id": null});
         return reply(StatusCode::INTERNAL_SERVER_ERROR, e);
     };
+    // A JSON-RPC batch (an array of calls) is answered with an array, always 200, as Core
+    // does.
+    if let Value::Array(calls) = call {
+        let answers: Vec<Value> = calls.iter().map(|c| one(c, handler).1).collect();
+        return reply(StatusCode::OK, Value::Array(answers));
+    }
+    let (status, body) = one(&call, handler);
+    reply(status, body)
+}
+
+/// Answer one call: its HTTP status (when alone) and its envelope.
+fn one(call: &Value, handler: &Handler) -> (StatusCode, Value) {
     let id = call.get("id").cloned().unwrap_or(Value::Null);
     let method = call.get("method").and_then(Value::as_str).unwrap_or("");
     let params = call.get("params").cloned().unwrap_or(json!([]));
     match handler(method, &params) {
-        Ok(result) => reply(
+        Ok(result) => (
             StatusCode::OK,
             json!({"result": result, "error": null, "id": id}),
         ),
@@ -105,7 +117,7 @@ async fn answer(
             } else {
                 StatusCode::INTERNAL_SERVER_ERROR
             };
-            reply(
+            (
                 status,
                 json!({"result": null, "error": {"code": f.code, "message": f.message}, "id": id}),
             )

@@ -19,7 +19,10 @@ async fn node(credentials: Option<&str>) -> String {
         "getrawmempool" => Ok(json!({
             "aa": {"wtxid": "bb", "weight": 561, "fees": {"base": 0.00002250}}
         })),
-        "getrawtransaction" => Ok(json!("0102ff")),
+        "getrawtransaction" => match params[0].as_str() {
+            Some("missing") => Err(RpcFailure::new(-5, "No such mempool transaction")),
+            _ => Ok(json!("0102ff")),
+        },
         "submitblock" => match params[0].as_str() {
             Some("00") => Ok(Value::Null),
             _ => Ok(json!("bad-txnmrklroot")),
@@ -56,6 +59,14 @@ async fn every_call_round_trips() {
     assert_eq!(m["aa"].fees.base_sat(), 2250);
     assert_eq!(m["aa"].weight, 561);
     assert_eq!(c.get_raw_transaction("aa").await.unwrap(), vec![1, 2, 0xff]);
+    let batch = c
+        .get_raw_transactions(&["aa".into(), "missing".into(), "bb".into()])
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 3);
+    assert_eq!(batch[0].as_ref().unwrap(), &vec![1, 2, 0xff]);
+    assert!(matches!(batch[1], Err(RpcError::Rpc { code: -5, .. })));
+    assert!(batch[2].is_ok());
     assert_eq!(c.submit_block(&[0]).await.unwrap(), None);
     assert_eq!(
         c.submit_block(&[1]).await.unwrap().as_deref(),
