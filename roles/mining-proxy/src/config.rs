@@ -130,7 +130,7 @@ fn default_retry() -> u64 {
 }
 
 /// Bytes of the upstream extranonce that tell downstream connections apart.
-pub const CONNECTION_ID_BYTES: usize = 2;
+pub const CONNECTION_ID_BYTES: usize = roles_utils::upstream::LAYOUT_CONNECTION_ID_BYTES;
 
 impl ProxyConfig {
     /// Parse and check a TOML document.

@@ -30,7 +30,6 @@ use config::{ProxyConfig, CONNECTION_ID_BYTES};
 use const_sv2::mining_flags;
 use network_helpers_sv2::{Connection, ResponderConfig};
 use noise_sv2::HandshakeKey;
-use roles_logic_sv2::extranonce::ExtranonceAllocator;
 use roles_logic_sv2::job::JobTemplate;
 use roles_logic_sv2::mining_server::{PrevHash, ServerConfig, ServerEvent, Session};
 use roles_utils::downstream::{
@@ -38,6 +37,7 @@ use roles_utils::downstream::{
 };
 use roles_utils::feed::JobFeed;
 use roles_utils::limits::Gate;
+use roles_utils::upstream::Layout;
 use roles_utils::upstream::{
     self, ChannelInfo, ChannelRequest, ExtranonceSplit, Submit, UpstreamCommand, UpstreamEvent,
 };
@@ -99,51 +99,6 @@ struct Link {
     ours: usize,
 }
 
-/// How the proxy lays out its part of the upstream extranonce for its downstreams: each
-/// connection gets [`CONNECTION_ID_BYTES`] of it, each channel 2 more, devices roll the rest.
-///
-/// It follows what the upstream grants: as much as the pool gives, so devices and translators
-/// get all the room there is. An upstream that grants less than the connected downstreams
-/// were given (after failover) cannot carry their shares: they are asked to reconnect and
-/// get ranges that fit. A larger grant is used as soon as no downstream holds a range.
-#[derive(Debug)]
-struct Layout {
-    total: usize,
-    /// Counts layouts, so a range goes back only to the allocator it came from.
-    epoch: u64,
-    allocator: ExtranonceAllocator,
-}
-
-impl Layout {
-    fn new(total: usize, epoch: u64) -> Result<Layout, String> {
-        Ok(Layout {
-            total,
-            epoch,
-            allocator: ExtranonceAllocator::new(vec![], total, CONNECTION_ID_BYTES)
-                .map_err(|e| format!("extranonce layout of {total} bytes: {e}"))?,
-        })
-    }
-
-    /// Follow an upstream that grants `granted` bytes; `Some(old total)` when the connected
-    /// downstreams no longer fit and must reconnect.
-    fn follow(&mut self, granted: usize) -> Option<usize> {
-        let shrink = granted < self.total;
-        let grow = granted > self.total && self.allocator.in_use() == 0;
-        if !(shrink || grow) {
-            return None;
-        }
-        let old = self.total;
-        match Layout::new(granted, self.epoch + 1) {
-            Ok(l) => *self = l,
-            Err(e) => {
-                tracing::error!("{e}; keeping {old} bytes");
-                return None;
-            }
-        }
-        shrink.then_some(old)
-    }
-}
-
 /// Where the upstream's answer to a forwarded share goes.
 #[derive(Debug)]
 struct Route {
@@ -197,7 +152,7 @@ impl MiningProxy {
         let (commands_tx, commands_rx) = mpsc::channel(4096);
         let (events_tx, events_rx) = mpsc::channel(4096);
         // Until an upstream says more, downstreams get what every accepted upstream grants.
-        let layout = Layout::new(cfg.min_extranonce_size as usize, 0)?;
+        let layout = Layout::new(cfg.min_extranonce_size as usize)?;
         let shared = Arc::new(Shared {
             server: Arc::new(ServerConfig {
                 shares_per_minute: cfg.shares_per_minute,
@@ -368,7 +323,7 @@ fn on_up(shared: &Shared, info: &ChannelInfo) {
     let (ours, shrunk) = {
         let mut layout = lock(&shared.layout);
         let shrunk = layout.follow(info.extranonce_size);
-        (layout.total, shrunk)
+        (layout.total(), shrunk)
     };
     if let Some(old) = shrunk {
         let reason = format!(
@@ -426,11 +381,7 @@ async fn report_hashrate(shared: Arc<Shared>) {
 }
 
 async fn serve_downstream(conn: &Connection, shared: &Shared, admitted: &mut Admitted) {
-    let allocated = {
-        let mut l = lock(&shared.layout);
-        let epoch = l.epoch;
-        l.allocator.allocate().map(|r| (r, epoch))
-    };
+    let allocated = lock(&shared.layout).allocate();
     let (range, epoch) = match allocated {
         Ok(r) => r,
         Err(e) => {
@@ -461,10 +412,7 @@ async fn serve_downstream(conn: &Connection, shared: &Shared, admitted: &mut Adm
             .fetch_sub(hooks.users.len(), Ordering::Relaxed);
         shared.hashrate.fetch_sub(hooks.hashrate, Ordering::Relaxed);
     }
-    let mut l = lock(&shared.layout);
-    if l.epoch == epoch {
-        let _ = l.allocator.release(&range);
-    }
+    lock(&shared.layout).release(&range, epoch);
 }
 
 struct ProxyHooks<'a> {
@@ -573,11 +521,12 @@ impl SessionHooks for ProxyHooks<'_> {
                     stats.channels.fetch_sub(1, Ordering::Relaxed);
                 }
             }
-            ServerEvent::SetupDone { .. } => {}
+            // The proxy does not set work_selection: custom jobs are refused by the session.
+            ServerEvent::SetupDone { .. } | ServerEvent::CustomJobRequested { .. } => {}
         }
     }
 
-    fn on_tick(&mut self, session: &Session) {
+    fn on_tick(&mut self, session: &mut Session) {
         let h = session.hashrate() as u64;
         if h != self.hashrate {
             self.shared.hashrate.fetch_add(h, Ordering::Relaxed);

@@ -52,6 +52,26 @@ min_share_difficulty = 0.0001
 # Connection limits.
 max_connections = 50000
 max_channels_per_connection = 1024
+
+# The job declaration server (JDS): miners' job declarator clients declare the jobs they build
+# from their own templates, and mine them here with SetCustomMiningJob. Uncomment to enable.
+# It needs a Bitcoin node's JSON-RPC (any current Bitcoin Core, or the template-provider
+# simulator's --rpc-address) for the mempool and to submit blocks found on declared jobs.
+# [jds]
+# listen_address = "127.0.0.1:34264"
+# rpc_url = "http://127.0.0.1:8332"
+# rpc_user = "user"
+# rpc_password = "password"
+# # or, instead of user and password, the node's cookie file:
+# # rpc_cookie_file = "/home/bitcoin/.bitcoin/.cookie"
+# # Share of the reward the JDS can verify (subsidy and known fees) that must go to the pool.
+# min_pool_payout_fraction = 1.0
+# # Accept SetCustomMiningJob with a token used directly (coinbase-only mode), whose
+# # transactions the pool never sees.
+# coinbase_only = true
+# # Unused tokens are forgotten after this many seconds.
+# token_ttl_sec = 600
+# max_tokens = 100000
 "#,
     "\n",
     roles_utils::default_limits_toml!()
@@ -89,6 +109,37 @@ pub struct PoolConfig {
     pub keep_block_transactions: bool,
     #[serde(default)]
     pub limits: roles_utils::limits::Limits,
+    /// The job declaration server, when the `[jds]` table is present.
+    pub jds: Option<JdsConfig>,
+}
+
+/// The `[jds]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JdsConfig {
+    pub listen_address: SocketAddr,
+    pub rpc_url: String,
+    pub rpc_user: Option<String>,
+    pub rpc_password: Option<String>,
+    pub rpc_cookie_file: Option<std::path::PathBuf>,
+    #[serde(default = "default_payout_fraction")]
+    pub min_pool_payout_fraction: f64,
+    #[serde(default = "default_true")]
+    pub coinbase_only: bool,
+    #[serde(default = "default_token_ttl")]
+    pub token_ttl_sec: u64,
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: usize,
+}
+
+fn default_payout_fraction() -> f64 {
+    1.0
+}
+fn default_token_ttl() -> u64 {
+    600
+}
+fn default_max_tokens() -> usize {
+    100_000
 }
 
 fn default_cert_validity() -> u32 {
@@ -151,6 +202,21 @@ impl PoolConfig {
             ));
         }
         c.limits.check().map_err(ConfigError)?;
+        if let Some(j) = &c.jds {
+            if !(0.0..=1.0).contains(&j.min_pool_payout_fraction) {
+                return Err(ConfigError(
+                    "jds.min_pool_payout_fraction must be between 0 and 1".into(),
+                ));
+            }
+            if j.rpc_user.is_some() != j.rpc_password.is_some() {
+                return Err(ConfigError(
+                    "jds.rpc_user and jds.rpc_password go together".into(),
+                ));
+            }
+            if !j.rpc_url.starts_with("http://") {
+                return Err(ConfigError("jds.rpc_url must be http://host:port".into()));
+            }
+        }
         Ok(c)
     }
 

@@ -19,6 +19,7 @@
 
 mod blocks;
 pub mod config;
+mod jds;
 mod template_link;
 
 use config::{ConfigError, PoolConfig};
@@ -111,11 +112,14 @@ struct Shared {
     blocks: mpsc::UnboundedSender<FoundBlock>,
     stats: Arc<Stats>,
     events: broadcast::Sender<PoolEvent>,
+    /// The job declaration server, when `[jds]` is configured.
+    jds: Option<jds::JdsState>,
 }
 
 /// A running pool. Dropping it (or [`Pool::shutdown`]) stops it and closes every connection.
 pub struct Pool {
     local_addr: SocketAddr,
+    jds_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     tasks: JoinSet<()>,
 }
@@ -148,6 +152,26 @@ impl Pool {
             .map_err(StartError::Io)?;
         let local_addr = listener.local_addr().map_err(StartError::Io)?;
         let (blocks_tx, blocks_rx) = mpsc::unbounded_channel();
+        let jds = match &cfg.jds {
+            Some(j) => Some(
+                jds::JdsState::new(j, script.clone())
+                    .map_err(|e| StartError::Config(ConfigError(e)))?,
+            ),
+            None => None,
+        };
+        let jds_listener = match &cfg.jds {
+            Some(j) => Some(
+                TcpListener::bind(j.listen_address)
+                    .await
+                    .map_err(StartError::Io)?,
+            ),
+            None => None,
+        };
+        let jds_addr = jds_listener
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()
+            .map_err(StartError::Io)?;
         let responder = Arc::new(ResponderConfig {
             authority: authority.keypair(),
             static_key: HandshakeKey::generate()
@@ -160,6 +184,7 @@ impl Pool {
                 share_batch_size: cfg.share_batch_size,
                 max_channels: cfg.max_channels_per_connection,
                 min_share_difficulty: cfg.min_share_difficulty,
+                work_selection: jds.is_some(),
                 ..ServerConfig::default()
             }),
             coinbase: CoinbaseConfig {
@@ -174,15 +199,20 @@ impl Pool {
             keys: Mutex::new(TemplateKeys::default()),
             extranonce: Mutex::new(
                 ExtranonceAllocator::new(vec![], EXTRANONCE_LEN, CONNECTION_ID_BYTES)
-                    .expect("4 of 16 bytes fit"),
+                    .expect("4 of 32 bytes fit"),
             ),
             blocks: blocks_tx,
             stats: Arc::new(Stats::default()),
             events: broadcast::channel(1024).0,
+            jds,
             cfg,
         });
         let mut tasks = JoinSet::new();
         tasks.spawn(template_link::run(shared.clone(), blocks_rx));
+        if let Some(l) = jds_listener {
+            tasks.spawn(jds::run(shared.clone(), l, responder.clone()));
+            tracing::info!(address = ?jds_addr, "job declaration server listening");
+        }
         let gate = Gate::new(shared.cfg.limits.clone(), shared.cfg.max_connections);
         let s = shared.clone();
         tasks.spawn(accept_loop(listener, gate, move |stream, mut admitted| {
@@ -199,6 +229,7 @@ impl Pool {
         tracing::info!(address = %local_addr, "pool listening");
         Ok(Pool {
             local_addr,
+            jds_addr,
             shared,
             tasks,
         })
@@ -206,6 +237,11 @@ impl Pool {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where job declarator clients connect, when `[jds]` is configured.
+    pub fn jds_addr(&self) -> Option<SocketAddr> {
+        self.jds_addr
     }
 
     pub fn stats(&self) -> Arc<Stats> {
@@ -248,6 +284,7 @@ async fn run_session(
     let mut hooks = PoolHooks {
         shared,
         users: HashMap::new(),
+        parked: Vec::new(),
     };
     serve_session(conn, &mut session, &shared.feed, None, &mut hooks, admitted).await;
     shared
@@ -260,11 +297,64 @@ struct PoolHooks<'a> {
     shared: &'a Shared,
     /// Open channels and their users, for events and the channel counter.
     users: HashMap<u32, Arc<str>>,
+    /// Custom job requests on a tip the pool has not seen yet (bounded by the session's
+    /// `max_pending_custom_jobs`).
+    parked: Vec<jds::Parked>,
 }
 
 impl SessionHooks for PoolHooks<'_> {
-    async fn on_event(&mut self, _session: &mut Session, e: ServerEvent) {
-        handle_event(self.shared, e, &mut self.users);
+    async fn on_event(&mut self, session: &mut Session, e: ServerEvent) {
+        match e {
+            ServerEvent::CustomJobRequested {
+                channel_id,
+                request_id,
+                job,
+                extranonce_len,
+            } => {
+                let Some(jds) = self.shared.jds.as_ref() else {
+                    return;
+                };
+                let user = self.users.get(&channel_id).cloned().unwrap_or_default();
+                let p = jds::Parked {
+                    channel_id,
+                    request_id,
+                    job,
+                    extranonce_len,
+                    until: tokio::time::Instant::now() + jds::WAIT_FOR_TIP,
+                };
+                if let Some(p) = jds::on_custom_job(jds, session, p, &user) {
+                    self.parked.push(p);
+                }
+            }
+            ServerEvent::BlockFound(b) if b.template_id & jds::CUSTOM_KEY != 0 => {
+                self.shared
+                    .stats
+                    .blocks_found
+                    .fetch_add(1, Ordering::Relaxed);
+                let mut be = b.block_hash;
+                be.reverse();
+                let user_identity = self.users.get(&b.channel_id).cloned().unwrap_or_default();
+                let _ = self.shared.events.send(PoolEvent::BlockFound {
+                    height: None,
+                    hash: hex::encode(be),
+                    user_identity,
+                });
+                jds::on_custom_block(self.shared, b).await;
+            }
+            e => handle_event(self.shared, e, &mut self.users),
+        }
+    }
+
+    fn on_tick(&mut self, session: &mut Session) {
+        let Some(jds) = self.shared.jds.as_ref() else {
+            return;
+        };
+        for p in std::mem::take(&mut self.parked) {
+            let user = self.users.get(&p.channel_id).cloned().unwrap_or_default();
+            if let Some(p) = jds::on_custom_job(jds, session, p, &user) {
+                self.parked.push(p);
+            }
+        }
     }
 }
 
@@ -330,7 +420,7 @@ fn handle_event(shared: &Shared, e: ServerEvent, users: &mut HashMap<u32, Arc<st
                 stats.channels.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        ServerEvent::SetupDone { .. } => {}
+        ServerEvent::SetupDone { .. } | ServerEvent::CustomJobRequested { .. } => {}
     }
 }
 

@@ -344,6 +344,12 @@ fn on_set_new_prev_hash(
             p.template_id
         ));
     }
+    if let Some(jds) = shared.jds.as_ref() {
+        let height = lock(&shared.keys).heights.get(&key).copied();
+        if let Some(height) = height {
+            crate::jds::set_tip(jds, p.prev_hash.0, height, p.n_bits);
+        }
+    }
     // Templates older than the previous tip's can no longer win a block.
     let mut keys = lock(&shared.keys);
     let keep = std::mem::replace(&mut keys.tip_key, key);

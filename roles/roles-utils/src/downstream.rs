@@ -26,7 +26,7 @@ pub trait SessionHooks: Send {
     ) -> impl Future<Output = ()> + Send;
 
     /// Called about once a second, after the session's own timer.
-    fn on_tick(&mut self, _session: &Session) {}
+    fn on_tick(&mut self, _session: &mut Session) {}
 }
 
 /// Commands a role sends to a running session from elsewhere.

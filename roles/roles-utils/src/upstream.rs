@@ -13,6 +13,7 @@ use const_sv2::{error_codes, mining_flags, PROTOCOL_MINING};
 use mining_sv2::{NewExtendedMiningJob, SetNewPrevHash};
 use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
 use noise_sv2::AuthorityPublicKey;
+use roles_logic_sv2::extranonce::{ExtranonceAllocator, ExtranonceError, ExtranonceRange};
 use roles_logic_sv2::mining_client::{
     ClientConfig, ClientEvent, ClientSession, Share, ShareRefusal,
 };
@@ -177,6 +178,78 @@ impl ExtranonceSplit {
         let mut v = vec![0u8; self.pad];
         v.extend_from_slice(ours);
         v
+    }
+}
+
+/// How a role that splits an upstream channel (a proxy, a job declarator client) lays out its
+/// part of the upstream extranonce for its downstreams: each connection gets
+/// [`LAYOUT_CONNECTION_ID_BYTES`] of it, each channel 2 more, devices roll the rest.
+///
+/// It follows what the upstream grants: as much as the pool gives, so devices and translators
+/// get all the room there is. An upstream that grants less than the connected downstreams
+/// were given (after failover) cannot carry their shares: they must reconnect and get ranges
+/// that fit ([`Layout::follow`] says so). A larger grant is used as soon as no downstream
+/// holds a range.
+#[derive(Debug)]
+pub struct Layout {
+    total: usize,
+    /// Counts layouts, so a range goes back only to the allocator it came from.
+    epoch: u64,
+    allocator: ExtranonceAllocator,
+}
+
+/// Bytes of a [`Layout`] that tell downstream connections apart.
+pub const LAYOUT_CONNECTION_ID_BYTES: usize = 2;
+
+impl Layout {
+    /// A layout of `total` bytes.
+    pub fn new(total: usize) -> Result<Layout, String> {
+        Self::with_epoch(total, 0)
+    }
+
+    fn with_epoch(total: usize, epoch: u64) -> Result<Layout, String> {
+        Ok(Layout {
+            total,
+            epoch,
+            allocator: ExtranonceAllocator::new(vec![], total, LAYOUT_CONNECTION_ID_BYTES)
+                .map_err(|e| format!("extranonce layout of {total} bytes: {e}"))?,
+        })
+    }
+
+    /// Bytes split among downstreams.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// A downstream connection's range, and the layout it belongs to.
+    pub fn allocate(&mut self) -> Result<(ExtranonceRange, u64), ExtranonceError> {
+        self.allocator.allocate().map(|r| (r, self.epoch))
+    }
+
+    /// Give a range back (ignored when its layout was replaced since).
+    pub fn release(&mut self, range: &ExtranonceRange, epoch: u64) {
+        if epoch == self.epoch {
+            let _ = self.allocator.release(range);
+        }
+    }
+
+    /// Follow an upstream that grants `granted` bytes; `Some(old total)` when the connected
+    /// downstreams no longer fit and must reconnect.
+    pub fn follow(&mut self, granted: usize) -> Option<usize> {
+        let shrink = granted < self.total;
+        let grow = granted > self.total && self.allocator.in_use() == 0;
+        if !(shrink || grow) {
+            return None;
+        }
+        let old = self.total;
+        match Layout::with_epoch(granted, self.epoch + 1) {
+            Ok(l) => *self = l,
+            Err(e) => {
+                tracing::error!("{e}; keeping {old} bytes");
+                return None;
+            }
+        }
+        shrink.then_some(old)
     }
 }
 
@@ -679,6 +752,23 @@ async fn forward_events<R>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_layout_follows_the_grant_and_says_when_downstreams_must_reconnect() {
+        let mut l = Layout::new(12).unwrap();
+        assert_eq!(l.follow(26), None, "grows while nobody holds a range");
+        assert_eq!(l.total(), 26);
+        let (r, epoch) = l.allocate().unwrap();
+        assert_eq!(r.rollable(), 24);
+        assert_eq!(l.follow(30), None, "held ranges keep the layout");
+        assert_eq!(l.total(), 26);
+        assert_eq!(l.follow(20), Some(26), "a smaller grant: reconnect");
+        assert_eq!(l.total(), 20);
+        // The old range goes nowhere; a new one fits the new layout.
+        l.release(&r, epoch);
+        let (r2, _) = l.allocate().unwrap();
+        assert_eq!(r2.total_len(), 20);
+    }
 
     #[test]
     fn the_split_puts_the_upstream_prefix_and_pad_before_our_bytes() {
