@@ -42,6 +42,11 @@ pub fn proc_peak_rss_kb(pid: u32) -> Option<u64> {
     proc_status_kb(pid, "VmHWM:")
 }
 
+/// Open file descriptors of `pid` (its sockets, among others).
+pub fn proc_fd_count(pid: u32) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
 /// Child processes, killed when dropped.
 pub struct Spawned(pub Vec<Child>);
 
