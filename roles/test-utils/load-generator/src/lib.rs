@@ -42,6 +42,19 @@ pub fn proc_peak_rss_kb(pid: u32) -> Option<u64> {
     proc_status_kb(pid, "VmHWM:")
 }
 
+/// The kernel's count of connections dropped because a listener's accept queue was full
+/// (TcpExt ListenOverflows in /proc/net/netstat), for every listener of this network
+/// namespace.
+pub fn tcp_listen_overflows() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut rows = s.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (rows.next()?, rows.next()?);
+    let i = names
+        .split_whitespace()
+        .position(|n| n == "ListenOverflows")?;
+    values.split_whitespace().nth(i)?.parse().ok()
+}
+
 /// Open file descriptors of `pid` (its sockets, among others).
 pub fn proc_fd_count(pid: u32) -> Option<usize> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use sv1_api::client::{Client, ClientEvent};
 use sv1_api::LineReader;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// One connection and its client state.
 pub struct Miner {
@@ -45,6 +46,11 @@ pub async fn open(addr: SocketAddr, worker: &str, source: Option<IpAddr>) -> Res
     let s = connect_from(source, addr)
         .await
         .map_err(|e| e.to_string())?;
+    open_on(s, worker).await
+}
+
+/// [`open`] on a connected stream.
+pub async fn open_on(s: TcpStream, worker: &str) -> Result<Miner, String> {
     let _ = s.set_nodelay(true);
     let (rd, wr) = s.into_split();
     let mut m = Miner {

@@ -15,6 +15,7 @@ use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, Mining, TemplateDistr
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use template_distribution_sv2::CoinbaseOutputConstraints;
+use tokio::net::TcpStream;
 
 /// The kind of channel a client opens.
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
@@ -91,6 +92,17 @@ pub async fn open(
     let stream = connect_from(source, addr)
         .await
         .map_err(|e| e.to_string())?;
+    open_on(stream, t0, addr, key, kind).await
+}
+
+/// [`open`] on a connected `stream`, timed from `t0`.
+pub async fn open_on(
+    stream: TcpStream,
+    t0: Instant,
+    addr: SocketAddr,
+    key: AuthorityPublicKey,
+    kind: ChannelKind,
+) -> Result<(Client, Duration, Duration), String> {
     let conn = with_tokio::connect(
         stream,
         Security::NoiseInitiator { authority: key.0 },
@@ -185,6 +197,15 @@ pub async fn open_template_client(
     let stream = connect_from(source, addr)
         .await
         .map_err(|e| e.to_string())?;
+    open_template_client_on(stream, t0, addr).await
+}
+
+/// [`open_template_client`] on a connected `stream`, timed from `t0`.
+pub async fn open_template_client_on(
+    stream: TcpStream,
+    t0: Instant,
+    addr: SocketAddr,
+) -> Result<(Connection, Duration), String> {
     let conn = with_tokio::connect(stream, Security::Plain, ConnectionConfig::default())
         .await
         .map_err(|e| e.to_string())?;

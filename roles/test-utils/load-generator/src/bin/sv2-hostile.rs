@@ -10,15 +10,17 @@
 //! the attack and its parameters, the attacked process's resident memory (kB) before, at its
 //! peak (VmHWM), while the attack still held its connections and a few seconds after they
 //! closed, its open file descriptors at the same times (so retained memory can be told from
-//! connections not closed), its CPU, the honest clients' times, what the attacker saw, and how
-//! many lines the attacked role logged.
+//! connections not closed), its CPU, the honest clients' times, what the attacker saw, how
+//! many connections the kernel dropped because an accept queue was full, and how many lines
+//! the attacked role logged.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use const_sv2::{PROTOCOL_MINING, PROTOCOL_TEMPLATE_DISTRIBUTION};
 use load_generator::sv2::{self as client, ChannelKind};
 use load_generator::{
     connect_from, pct, proc_cpu_ticks, proc_fd_count, proc_peak_rss_kb, proc_rss_kb, spawn_stack,
-    spawn_translator, sv1, Spawned, StackConfig, TranslatorSpawn, SPAWN_POOL_KEY,
+    spawn_translator, sv1, tcp_listen_overflows, Spawned, StackConfig, TranslatorSpawn,
+    SPAWN_POOL_KEY,
 };
 use mining_sv2::CloseChannel;
 use network_helpers_sv2::{unix_now, with_tokio, ConnectionConfig, Security};
@@ -56,6 +58,10 @@ struct Args {
     /// Milliseconds between two honest clients connecting during the attack.
     #[arg(long, global = true, default_value_t = 1000)]
     probe_every_ms: u64,
+    /// Run the attack this many times, one after the other, on the same attacked process
+    /// (one line each).
+    #[arg(long, global = true, default_value_t = 1)]
+    repeat: usize,
     /// Keep the attacked roles' logs (level warn) in this directory; by default they go to a
     /// temporary one that is removed.
     #[arg(long, global = true)]
@@ -209,27 +215,52 @@ enum Probe {
     TemplateProvider(SocketAddr),
 }
 
+/// One honest client's times: to the established TCP connection, and to work.
+struct ProbeTimes {
+    connect: Duration,
+    work: Duration,
+}
+
 impl Probe {
-    async fn once(&self) -> Result<Duration, String> {
-        let src = Some(HONEST_SOURCE);
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Probe::Pool(a, _) | Probe::Translator(a) | Probe::TemplateProvider(a) => *a,
+        }
+    }
+
+    async fn once(&self) -> Result<ProbeTimes, String> {
         let run = async {
-            match self {
-                Probe::Pool(addr, key) => client::open(*addr, *key, ChannelKind::Standard, src)
-                    .await
-                    .map(|(_, _, t)| t),
-                Probe::Translator(addr) => {
-                    let t0 = Instant::now();
-                    sv1::open(*addr, "honest", src).await.map(|_| t0.elapsed())
+            let t0 = Instant::now();
+            let stream = connect_from(Some(HONEST_SOURCE), self.addr())
+                .await
+                .map_err(|e| format!("connect: {e}"))?;
+            let connect = t0.elapsed();
+            let work = match self {
+                Probe::Pool(addr, key) => {
+                    client::open_on(stream, t0, *addr, *key, ChannelKind::Standard)
+                        .await?
+                        .2
                 }
-                Probe::TemplateProvider(addr) => client::open_template_client(*addr, src)
-                    .await
-                    .map(|(_, t)| t),
-            }
+                Probe::Translator(_) => {
+                    sv1::open_on(stream, "honest").await?;
+                    t0.elapsed()
+                }
+                Probe::TemplateProvider(addr) => {
+                    client::open_template_client_on(stream, t0, *addr).await?.1
+                }
+            };
+            Ok(ProbeTimes { connect, work })
         };
         tokio::time::timeout(PROBE_TIMEOUT, run)
             .await
             .unwrap_or_else(|_| Err(format!("no work within {PROBE_TIMEOUT:?}")))
     }
+}
+
+/// How every attack is measured.
+struct Opts {
+    probe_every: Duration,
+    repeat: usize,
 }
 
 /// The process under attack.
@@ -240,12 +271,8 @@ struct Attacked {
 }
 
 /// Honest clients connecting one after the other until `stop`.
-async fn probe_loop(
-    probe: Probe,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) -> (Vec<u32>, Vec<String>) {
-    let (mut times, mut failures) = (Vec::new(), Vec::new());
+async fn probe_loop(probe: Probe, every: Duration, mut stop: watch::Receiver<bool>) -> Honest {
+    let mut h = Honest::default();
     let mut tick = tokio::time::interval(every);
     // A slow client delays the next one instead of bunching those that fell behind.
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -256,32 +283,54 @@ async fn probe_loop(
             _ = stop.changed() => break,
         }
         match probe.once().await {
-            Ok(t) => times.push(t.as_micros().min(u32::MAX as u128) as u32),
-            Err(e) => failures.push(e),
+            Ok(t) => {
+                h.work_us.push(micros(t.work));
+                h.connect_us.push(micros(t.connect));
+            }
+            Err(e) => h.failures.push(e),
         }
     }
-    (times, failures)
+    h
 }
 
-fn honest_summary(mut times: Vec<u32>, failures: Vec<String>) -> String {
-    let n = times.len() + failures.len();
-    if n == 0 {
-        return "no probe ran".into();
+fn micros(d: Duration) -> u32 {
+    d.as_micros().min(u32::MAX as u128) as u32
+}
+
+/// What the honest clients saw.
+#[derive(Default)]
+struct Honest {
+    /// From the start of the TCP connect to work.
+    work_us: Vec<u32>,
+    /// Of the same clients, to the established TCP connection (a second or three here is a
+    /// SYN the listener's full accept queue dropped, sent again by the kernel).
+    connect_us: Vec<u32>,
+    failures: Vec<String>,
+}
+
+impl Honest {
+    fn summary(mut self) -> String {
+        let n = self.work_us.len() + self.failures.len();
+        if n == 0 {
+            return "no client ran".into();
+        }
+        let within = self.work_us.iter().filter(|&&t| t <= 1_000_000).count();
+        let mut s = if self.work_us.is_empty() {
+            format!("no work ({n} of {n} clients)")
+        } else {
+            format!(
+                "{within}/{n} got work within 1 s; time to work p50 {:.1} ms, max {:.1} ms (TCP connect p50 {:.1} ms, max {:.1} ms)",
+                pct(&mut self.work_us, 0.5),
+                pct(&mut self.work_us, 1.0),
+                pct(&mut self.connect_us, 0.5),
+                pct(&mut self.connect_us, 1.0),
+            )
+        };
+        if let Some(e) = self.failures.first() {
+            s.push_str(&format!("; {} got none (first: {e})", self.failures.len()));
+        }
+        s
     }
-    let within = times.iter().filter(|&&t| t <= 1_000_000).count();
-    let mut s = if times.is_empty() {
-        format!("no work ({n} of {n} clients)")
-    } else {
-        format!(
-            "{within}/{n} got work within 1 s; time to work p50 {:.1} ms, max {:.1} ms",
-            pct(&mut times, 0.5),
-            pct(&mut times, 1.0)
-        )
-    };
-    if let Some(e) = failures.first() {
-        s.push_str(&format!("; {} got none (first: {e})", failures.len()));
-    }
-    s
 }
 
 fn log_lines(p: &Path) -> usize {
@@ -297,16 +346,21 @@ struct Outcome {
     hold: JoinSet<()>,
 }
 
-/// Wait until an honest client gets work, run `attack` with honest clients alongside, and
-/// print the line.
-async fn measure(
+/// Wait until an honest client gets work, then `repeat` times: run the attack `make(i)`
+/// builds, with honest clients alongside, and print its line. Repeating on the same process
+/// tells memory that is kept for good (it grows each time) from memory the allocator keeps
+/// for reuse (it does not).
+async fn measure<F>(
     attack: &str,
     params: &str,
     target: &Attacked,
     probe: Probe,
-    probe_every: Duration,
-    run: impl Future<Output = Result<Outcome, String>>,
-) -> Result<(), String> {
+    opts: &Opts,
+    make: impl Fn(usize) -> F,
+) -> Result<(), String>
+where
+    F: Future<Output = Result<Outcome, String>>,
+{
     let start = Instant::now();
     loop {
         match probe.once().await {
@@ -318,25 +372,52 @@ async fn measure(
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..opts.repeat.max(1) {
+        let round = if opts.repeat > 1 {
+            format!(" | repetition {} of {}", i + 1, opts.repeat)
+        } else {
+            String::new()
+        };
+        measure_once(attack, params, &round, target, probe.clone(), opts, make(i)).await?;
+    }
+    Ok(())
+}
+
+async fn measure_once(
+    attack: &str,
+    params: &str,
+    round: &str,
+    target: &Attacked,
+    probe: Probe,
+    opts: &Opts,
+    run: impl Future<Output = Result<Outcome, String>>,
+) -> Result<(), String> {
     let pid = target.pid;
     let rss0 = proc_rss_kb(pid).unwrap_or(0);
     let fd0 = proc_fd_count(pid).unwrap_or(0);
     let log0 = log_lines(&target.log);
     let cpu0 = proc_cpu_ticks(pid).unwrap_or(0);
+    let me = std::process::id();
+    let my_cpu0 = proc_cpu_ticks(me).unwrap_or(0);
+    let overflows0 = tcp_listen_overflows();
     let t0 = Instant::now();
     eprintln!(
         "sv2-hostile: {attack} against the {} ({params})",
         target.role
     );
     let (stop_tx, stop_rx) = watch::channel(false);
-    let probes = tokio::spawn(probe_loop(probe, probe_every, stop_rx));
+    let probes = tokio::spawn(probe_loop(probe, opts.probe_every, stop_rx));
     let outcome = run.await;
     let wall = t0.elapsed().as_secs_f64();
     let cpu1 = proc_cpu_ticks(pid).unwrap_or(0);
+    let my_cpu1 = proc_cpu_ticks(me).unwrap_or(0);
+    let overflows = tcp_listen_overflows()
+        .zip(overflows0)
+        .map_or("?".to_string(), |(b, a)| b.saturating_sub(a).to_string());
     let held = proc_rss_kb(pid);
     let fd_held = proc_fd_count(pid);
     let _ = stop_tx.send(true);
-    let (times, failures) = probes.await.map_err(|e| e.to_string())?;
+    let honest = probes.await.map_err(|e| e.to_string())?;
     let Outcome { seen, mut hold } = outcome?;
     hold.shutdown().await;
     tokio::time::sleep(SETTLE).await;
@@ -346,15 +427,17 @@ async fn measure(
     let alive = after.is_some();
     let or_gone = |v: Option<u64>| v.map_or("gone".to_string(), |v| v.to_string());
     println!(
-        "{attack} | target {} | {params} | RSS kB before {rss0} peak {} held {} after {} | fds before {fd0} held {} after {} | CPU {:.0}% of a core over {wall:.1} s | honest: {} | attacker: {seen} | {} log lines{}",
+        "{attack} | target {} | {params}{round} | RSS kB before {rss0} peak {} held {} after {} | fds before {fd0} held {} after {} | CPU {:.0}% of a core over {wall:.1} s (attacker and honest clients: {:.0}%) | honest: {} | attacker: {seen} | kernel: {overflows} connections dropped at full accept queues | {} log lines{}",
         target.role,
         or_gone(peak),
         or_gone(held),
         or_gone(after),
         or_gone(fd_held.map(|n| n as u64)),
         or_gone(fd_after.map(|n| n as u64)),
-        100.0 * cpu1.saturating_sub(cpu0) as f64 / 100.0 / wall.max(1e-3),
-        honest_summary(times, failures),
+        // Ticks are 1/100 s (USER_HZ): ticks per second is percent of a core.
+        cpu1.saturating_sub(cpu0) as f64 / wall.max(1e-3),
+        my_cpu1.saturating_sub(my_cpu0) as f64 / wall.max(1e-3),
+        honest.summary(),
         log_lines(&target.log).saturating_sub(log0),
         if alive { "" } else { " | THE ATTACKED PROCESS DIED" },
     );
@@ -1106,7 +1189,10 @@ async fn run(a: Args) -> Result<(), String> {
     let attack = a.attack.clone();
     let name = attack.name();
     let duration = Duration::from_secs(a.duration.unwrap_or(attack.default_duration()));
-    let probe_every = Duration::from_millis(a.probe_every_ms.max(10));
+    let opts = Opts {
+        probe_every: Duration::from_millis(a.probe_every_ms.max(10)),
+        repeat: a.repeat.max(1),
+    };
     let (log_dir, temp_logs) = match &a.log_dir {
         Some(d) => (d.clone(), false),
         None => (
@@ -1190,30 +1276,33 @@ async fn run(a: Args) -> Result<(), String> {
             let addr = stack.pool;
             let reconnect = (!no_reconnect).then(|| Duration::from_millis(reconnect_delay_ms));
             let srcs = sources_list(sources);
-            measure(name, &params, &pool, pool_probe, probe_every, async move {
-                let conns = Arc::new(Conns::default());
-                let until = until();
-                let mut hold = JoinSet::new();
-                for i in 0..connections {
-                    let src = srcs[i % srcs.len()];
-                    hold.spawn(flood_one(
-                        i,
-                        addr,
-                        key,
-                        src,
-                        mode,
-                        reconnect,
-                        until,
-                        conns.clone(),
-                    ));
+            measure(name, &params, &pool, pool_probe, &opts, |_| {
+                let srcs = srcs.clone();
+                async move {
+                    let conns = Arc::new(Conns::default());
+                    let until = until();
+                    let mut hold = JoinSet::new();
+                    for i in 0..connections {
+                        let src = srcs[i % srcs.len()];
+                        hold.spawn(flood_one(
+                            i,
+                            addr,
+                            key,
+                            src,
+                            mode,
+                            reconnect,
+                            until,
+                            conns.clone(),
+                        ));
+                    }
+                    tokio::time::sleep_until(until.into()).await;
+                    // Let tasks that were closing at the deadline settle their counts.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Ok(Outcome {
+                        seen: conns.summary(),
+                        hold,
+                    })
                 }
-                tokio::time::sleep_until(until.into()).await;
-                // Let tasks that were closing at the deadline settle their counts.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                Ok(Outcome {
-                    seen: conns.summary(),
-                    hold,
-                })
             })
             .await
         }
@@ -1233,28 +1322,31 @@ async fn run(a: Args) -> Result<(), String> {
             );
             let srcs = sources_list(sources);
             let interval = Duration::from_millis(interval_ms.max(1));
-            measure(name, &params, &target, probe, probe_every, async move {
-                let conns = Arc::new(Conns::default());
-                let until = until();
-                let mut hold = JoinSet::new();
-                for i in 0..connections {
-                    let src = srcs[i % srcs.len()];
-                    hold.spawn(slowloris_one(
-                        i,
-                        addr,
-                        src,
-                        interval,
-                        after_setup,
-                        until,
-                        conns.clone(),
-                    ));
+            measure(name, &params, &target, probe, &opts, |_| {
+                let srcs = srcs.clone();
+                async move {
+                    let conns = Arc::new(Conns::default());
+                    let until = until();
+                    let mut hold = JoinSet::new();
+                    for i in 0..connections {
+                        let src = srcs[i % srcs.len()];
+                        hold.spawn(slowloris_one(
+                            i,
+                            addr,
+                            src,
+                            interval,
+                            after_setup,
+                            until,
+                            conns.clone(),
+                        ));
+                    }
+                    tokio::time::sleep_until(until.into()).await;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Ok(Outcome {
+                        seen: conns.summary(),
+                        hold,
+                    })
                 }
-                tokio::time::sleep_until(until.into()).await;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                Ok(Outcome {
-                    seen: conns.summary(),
-                    hold,
-                })
             })
             .await
         }
@@ -1269,10 +1361,10 @@ async fn run(a: Args) -> Result<(), String> {
                 "{workers} distinct worker names on one connection, {rounds} round(s) (a new connection each), window {window}"
             );
             let pid = target.pid;
-            measure(name, &params, &target, probe, probe_every, async move {
+            measure(name, &params, &target, probe, &opts, |rep| async move {
                 let until = until();
                 let mut seen = Vec::new();
-                for round in 0..rounds.max(1) {
+                for round in rep * rounds.max(1)..(rep + 1) * rounds.max(1) {
                     let s = worker_names_round(addr, round, workers, window.max(2), until).await?;
                     // Memory with this round's connection closed (the next has not begun).
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -1329,27 +1421,30 @@ async fn run(a: Args) -> Result<(), String> {
                 after_setup,
             });
             let srcs = sources_list(sources);
-            measure(name, &params, &attacked, probe, probe_every, async move {
-                let conns = Arc::new(Conns::default());
-                let until = until();
-                let mut hold = JoinSet::new();
-                for i in 0..connections {
-                    let src = srcs[i % srcs.len()];
-                    hold.spawn(big_frame_one(b.clone(), src, until, conns.clone()));
+            measure(name, &params, &attacked, probe, &opts, |_| {
+                let (srcs, b) = (srcs.clone(), b.clone());
+                async move {
+                    let conns = Arc::new(Conns::default());
+                    let until = until();
+                    let mut hold = JoinSet::new();
+                    for i in 0..connections {
+                        let src = srcs[i % srcs.len()];
+                        hold.spawn(big_frame_one(b.clone(), src, until, conns.clone()));
+                    }
+                    tokio::time::sleep_until(until.into()).await;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Ok(Outcome {
+                        seen: conns.summary(),
+                        hold,
+                    })
                 }
-                tokio::time::sleep_until(until.into()).await;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                Ok(Outcome {
-                    seen: conns.summary(),
-                    hold,
-                })
             })
             .await
         }
         Attack::ChannelChurn => {
             let params = format!("one connection, {} s", duration.as_secs());
             let addr = stack.pool;
-            measure(name, &params, &pool, pool_probe, probe_every, async move {
+            measure(name, &params, &pool, pool_probe, &opts, |_| async move {
                 Ok(Outcome {
                     seen: channel_churn(addr, key, until()).await?,
                     hold: JoinSet::new(),
@@ -1371,7 +1466,7 @@ async fn run(a: Args) -> Result<(), String> {
                 }
             );
             let addr = stack.pool;
-            measure(name, &params, &pool, pool_probe, probe_every, async move {
+            measure(name, &params, &pool, pool_probe, &opts, |_| async move {
                 Ok(Outcome {
                     seen: share_replay(addr, key, block_interval > 0, until()).await?,
                     hold: JoinSet::new(),
