@@ -14,30 +14,19 @@
 //! makes the pool's target accept every share too, so every share also goes upstream (the
 //! proxy's worst case); without it, shares stay at the proxy (its usual case).
 
-use binary_sv2::{Str0255, U256};
-use clap::{Parser, ValueEnum};
-use common_messages_sv2::SetupConnection;
-use const_sv2::{mining_flags, PROTOCOL_MINING, SV2_PROTOCOL_VERSION};
+use clap::Parser;
+use load_generator::sv2::{open, ChannelKind as Channel, Client};
 use load_generator::{
     free_addr, pct, proc_cpu_ticks, proc_rss_kb, spawn_tp_and_pool, spawn_with_config, spread,
     Spawned, Totals, SPAWN_POOL_KEY,
 };
-use mining_sv2::{OpenExtendedMiningChannel, OpenStandardMiningChannel};
-use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
 use noise_sv2::AuthorityPublicKey;
-use roles_logic_sv2::mining_client::ClientChannel;
-use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, Mining};
+use roles_logic_sv2::parsers::{AnyMessage, Mining};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-enum Channel {
-    Standard,
-    Extended,
-}
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Load generator for Stratum V2 pools")]
@@ -105,133 +94,6 @@ fn spawn_roles(
     let pid = proxy.id();
     spawned.0.push(proxy);
     Ok((spawned, proxy_addr, key(SPAWN_PROXY_KEY)?, pid))
-}
-
-struct Client {
-    conn: Connection,
-    ch: ClientChannel,
-    work: roles_logic_sv2::mining_client::Work,
-}
-
-async fn open(
-    addr: SocketAddr,
-    key: AuthorityPublicKey,
-    kind: Channel,
-) -> Result<(Client, Duration, Duration), String> {
-    let t0 = Instant::now();
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| e.to_string())?;
-    let conn = with_tokio::connect(
-        stream,
-        Security::NoiseInitiator { authority: key.0 },
-        ConnectionConfig {
-            read_buffer: 4096,
-            ..ConnectionConfig::default()
-        },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let handshake = t0.elapsed();
-    let s = |v: &str| Str0255::new(v.as_bytes().to_vec()).unwrap_or_default();
-    let send = |m: AnyMessage<'static>| {
-        let f = m.to_frame();
-        let tx = conn.sender.clone();
-        async move {
-            tx.send(f.map_err(|e| e.to_string())?)
-                .await
-                .map_err(|e| e.to_string())
-        }
-    };
-    send(
-        CommonMessages::SetupConnection(SetupConnection {
-            protocol: PROTOCOL_MINING,
-            min_version: SV2_PROTOCOL_VERSION,
-            max_version: SV2_PROTOCOL_VERSION,
-            flags: if kind == Channel::Standard {
-                mining_flags::REQUIRES_STANDARD_JOBS
-            } else {
-                0
-            },
-            endpoint_host: s("127.0.0.1"),
-            endpoint_port: addr.port(),
-            vendor: s("sv2-load"),
-            hardware_version: s(""),
-            firmware: s(""),
-            device_id: s(""),
-        })
-        .into(),
-    )
-    .await?;
-    let open: Mining = match kind {
-        Channel::Standard => Mining::OpenStandardMiningChannel(OpenStandardMiningChannel {
-            request_id: 1,
-            user_identity: s("load"),
-            nominal_hash_rate: 1.0,
-            max_target: U256([0xff; 32]),
-        }),
-        Channel::Extended => Mining::OpenExtendedMiningChannel(OpenExtendedMiningChannel {
-            request_id: 1,
-            user_identity: s("load"),
-            nominal_hash_rate: 1.0,
-            max_target: U256([0xff; 32]),
-            min_extranonce_size: 4,
-        }),
-    };
-    send(open.into()).await?;
-    let mut ch: Option<ClientChannel> = None;
-    loop {
-        let f = conn
-            .receiver
-            .recv()
-            .await
-            .map_err(|_| "closed".to_string())?;
-        let m = AnyMessage::parse_frame(&f).map_err(|e| e.to_string())?;
-        let AnyMessage::Mining(m) = m else { continue };
-        let w = match (&m, ch.as_mut()) {
-            (Mining::OpenStandardMiningChannelSuccess(o), _) => {
-                ch = Some(ClientChannel::standard(
-                    o.channel_id,
-                    o.group_channel_id,
-                    o.target.0,
-                    o.extranonce_prefix.as_bytes(),
-                ));
-                None
-            }
-            (Mining::OpenExtendedMiningChannelSuccess(o), _) => {
-                ch = Some(ClientChannel::extended(
-                    o.channel_id,
-                    o.group_channel_id,
-                    o.target.0,
-                    o.extranonce_prefix.as_bytes(),
-                    o.extranonce_size as usize,
-                ));
-                None
-            }
-            (Mining::OpenMiningChannelError(e), _) => {
-                return Err(e.error_code.to_string_lossy().into_owned())
-            }
-            (Mining::NewMiningJob(j), Some(c)) => c.on_new_mining_job(j),
-            (Mining::NewExtendedMiningJob(j), Some(c)) => {
-                c.on_new_extended_mining_job(j).map_err(|e| e.to_string())?
-            }
-            (Mining::SetNewPrevHash(p), Some(c)) => c.on_set_new_prev_hash(p),
-            _ => None,
-        };
-        if let Some(w) = w {
-            if let Some(c) = ch.take() {
-                return Ok((
-                    Client {
-                        conn,
-                        ch: c,
-                        work: w,
-                    },
-                    handshake,
-                    t0.elapsed(),
-                ));
-            }
-        }
-    }
 }
 
 /// Submit `per_sec` shares per second until `until`, and read the answers.
@@ -314,7 +176,7 @@ async fn main() {
     // Wait for the pool to listen and to have a job.
     let start = Instant::now();
     loop {
-        match open(addr, key, a.channel).await {
+        match open(addr, key, a.channel, None).await {
             Ok(_) => break,
             Err(e) if start.elapsed() > Duration::from_secs(20) => {
                 eprintln!("sv2-load: pool not ready: {e}");
@@ -338,7 +200,7 @@ async fn main() {
         let kind = a.channel;
         opens.spawn(async move {
             let _p = sem.acquire().await;
-            open(addr, key, kind).await
+            open(addr, key, kind, None).await
         });
     }
     let mut clients = Vec::new();

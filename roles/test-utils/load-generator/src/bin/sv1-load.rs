@@ -10,19 +10,19 @@
 //! `--forward` every share also meets the pool's target and goes upstream.
 
 use clap::Parser;
+use load_generator::sv1::{open, Miner};
 use load_generator::{
-    free_addr, proc_cpu_ticks, proc_rss_kb, spawn_tp_and_pool, spawn_with_config, spread, Spawned,
-    Totals, SPAWN_POOL_KEY,
+    proc_cpu_ticks, proc_rss_kb, spawn_tp_and_pool, spawn_translator, spread, Spawned, Totals,
+    TranslatorSpawn,
 };
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use sv1_api::client::{Client, ClientEvent};
-use sv1_api::{LineReader, Submit};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use sv1_api::client::ClientEvent;
+use sv1_api::Submit;
+use tokio::io::AsyncWriteExt;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -52,57 +52,6 @@ struct Args {
     duration: u64,
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
-}
-
-struct Miner {
-    rd: tokio::net::tcp::OwnedReadHalf,
-    wr: tokio::net::tcp::OwnedWriteHalf,
-    reader: LineReader,
-    client: Client,
-}
-
-impl Miner {
-    async fn read(&mut self) -> Result<Vec<ClientEvent>, String> {
-        let mut buf = [0u8; 4096];
-        let n = self.rd.read(&mut buf).await.map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("closed".into());
-        }
-        self.reader.push(&buf[..n]);
-        let mut events = Vec::new();
-        while let Some(l) = self.reader.next_line().map_err(|e| e.to_string())? {
-            let (e, answers) = self.client.handle_line(&l);
-            for a in answers {
-                self.wr
-                    .write_all(a.as_bytes())
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            events.extend(e);
-        }
-        Ok(events)
-    }
-}
-
-async fn open(addr: SocketAddr, i: usize) -> Result<Miner, String> {
-    let s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let _ = s.set_nodelay(true);
-    let (rd, wr) = s.into_split();
-    let mut m = Miner {
-        rd,
-        wr,
-        reader: LineReader::new(sv1_api::DEFAULT_MAX_LINE),
-        client: Client::new("sv1-load/1.0"),
-    };
-    let mut out = m.client.subscribe();
-    out.push_str(&m.client.authorize(&format!("load.{i}"), "x"));
-    m.wr.write_all(out.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    while m.client.current_job().is_none() || m.client.extranonce().is_none() {
-        m.read().await?;
-    }
-    Ok(m)
 }
 
 async fn drive(mut m: Miner, i: usize, per_sec: f64, until: Instant, totals: Arc<Totals>) {
@@ -161,18 +110,16 @@ async fn drive(mut m: Miner, i: usize, per_sec: f64, until: Instant, totals: Arc
 
 fn spawn(forward: bool) -> Result<(Spawned, SocketAddr, u32), String> {
     let (mut spawned, pool_addr, _) = spawn_tp_and_pool(if forward { "1e12" } else { "6" })?;
-    let addr = free_addr()?;
     // Difficulty low enough that every random share is valid at the translator.
-    let doc = format!(
-        "downstream_address = \"{}\"\ndownstream_port = {}\nmax_connections = 1000000\n\
-         [downstream_difficulty_config]\nmin_individual_miner_hashrate = 1.0\nshares_per_minute = 1e6\n\
-         [[upstreams]]\naddress = \"{}\"\nport = {}\nauthority_pubkey = \"{SPAWN_POOL_KEY}\"\n",
-        addr.ip(),
-        addr.port(),
-        pool_addr.ip(),
-        pool_addr.port()
-    );
-    let t = spawn_with_config("translator", &doc)?;
+    let (t, addr) = spawn_translator(
+        pool_addr,
+        &TranslatorSpawn {
+            min_individual_miner_hashrate: 1.0,
+            shares_per_minute: 1e6,
+            max_connections: Some(1_000_000),
+            log: None,
+        },
+    )?;
     let pid = t.id();
     spawned.0.push(t);
     Ok((spawned, addr, pid))
@@ -194,7 +141,12 @@ async fn main() {
     };
     let start = Instant::now();
     loop {
-        match tokio::time::timeout(Duration::from_secs(5), open(addr, usize::MAX)).await {
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            open(addr, &format!("load.{}", usize::MAX), None),
+        )
+        .await
+        {
             Ok(Ok(_)) => break,
             _ if start.elapsed() > Duration::from_secs(30) => {
                 eprintln!("sv1-load: translator not ready");
@@ -213,7 +165,7 @@ async fn main() {
         let sem = sem.clone();
         opens.spawn(async move {
             let _p = sem.acquire().await;
-            open(addr, i).await.map(|m| (i, m))
+            open(addr, &format!("load.{i}"), None).await.map(|m| (i, m))
         });
     }
     let mut miners = Vec::new();
