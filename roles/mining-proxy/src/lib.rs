@@ -47,7 +47,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinSet;
 
@@ -140,8 +139,7 @@ impl MiningProxy {
     pub async fn start(cfg: ProxyConfig) -> Result<MiningProxy, String> {
         let authority = cfg.authority()?;
         let upstreams = upstream::ordered(&cfg.upstreams)?;
-        let listener = TcpListener::bind(cfg.listen_address)
-            .await
+        let listener = roles_utils::bind(cfg.listen_address)
             .map_err(|e| format!("{}: {e}", cfg.listen_address))?;
         let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
         let responder = Arc::new(ResponderConfig {

@@ -185,6 +185,7 @@ pub(crate) async fn run(
             let cfg = ConnectionConfig {
                 handshake_timeout: limits.setup_timeout(),
                 write_timeout: Some(limits.write_timeout()),
+                frame_timeout: Some(limits.frame_timeout()),
                 max_payload: MAX_JDC_PAYLOAD,
                 ..ConnectionConfig::default()
             };

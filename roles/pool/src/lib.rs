@@ -37,7 +37,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use template_link::{FoundBlock, TemplateKeys};
-use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinSet;
 
@@ -147,9 +146,7 @@ impl Pool {
     pub async fn start(cfg: PoolConfig) -> Result<Pool, StartError> {
         let authority = cfg.authority().map_err(StartError::Config)?;
         let script = cfg.reward_script().map_err(StartError::Config)?;
-        let listener = TcpListener::bind(cfg.listen_address)
-            .await
-            .map_err(StartError::Io)?;
+        let listener = roles_utils::bind(cfg.listen_address).map_err(StartError::Io)?;
         let local_addr = listener.local_addr().map_err(StartError::Io)?;
         let (blocks_tx, blocks_rx) = mpsc::unbounded_channel();
         let jds = match &cfg.jds {
@@ -160,11 +157,7 @@ impl Pool {
             None => None,
         };
         let jds_listener = match &cfg.jds {
-            Some(j) => Some(
-                TcpListener::bind(j.listen_address)
-                    .await
-                    .map_err(StartError::Io)?,
-            ),
+            Some(j) => Some(roles_utils::bind(j.listen_address).map_err(StartError::Io)?),
             None => None,
         };
         let jds_addr = jds_listener

@@ -232,12 +232,16 @@ impl std::fmt::Display for SetupExpiry {
 
 /// Accept connections until this future is dropped; each admitted one runs `serve` in a task
 /// that is dropped with it, so stopping a role closes every connection. The [`Gate`] counts
-/// sockets at accept (in total and per IP) and gives each a setup slot and deadline.
+/// sockets at accept (in total and per IP). A socket takes a setup slot only once it has sent
+/// something (every client speaks first: the noise initiator's first message, Stratum V1's
+/// subscribe), so a flood of silent sockets never evicts a miner in its handshake; silent
+/// sockets are closed at the setup deadline.
 pub async fn accept_loop<F, Fut>(listener: TcpListener, gate: Arc<Gate>, serve: F)
 where
-    F: Fn(TcpStream, Admitted) -> Fut,
+    F: Fn(TcpStream, Admitted) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let serve = Arc::new(serve);
     let mut conns = JoinSet::new();
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -255,13 +259,26 @@ where
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let admitted = Admitted {
-            peer,
-            slot: Some(gate.setup_slot()),
-            setup_deadline: tokio::time::Instant::now() + gate.limits().setup_timeout(),
-            permit,
-        };
-        conns.spawn(serve(stream, admitted));
+        let deadline = tokio::time::Instant::now() + gate.limits().setup_timeout();
+        let (gate, serve) = (gate.clone(), serve.clone());
+        conns.spawn(async move {
+            // `peek` waits for a first byte (readiness alone may be a false positive).
+            match tokio::time::timeout_at(deadline, stream.peek(&mut [0u8; 1])).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(_) => return, // closed or failed before saying anything
+                Err(_) => {
+                    gate.stats().setup_timeouts.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+            let admitted = Admitted {
+                peer,
+                slot: Some(gate.setup_slot()),
+                setup_deadline: deadline,
+                permit,
+            };
+            serve(stream, admitted).await;
+        });
     }
 }
 
@@ -280,6 +297,7 @@ pub async fn handshake(
         max_payload: 64 * 1024,
         handshake_timeout: limits.setup_timeout(),
         write_timeout: Some(limits.write_timeout()),
+        frame_timeout: Some(limits.frame_timeout()),
     };
     let peer = admitted.peer;
     tokio::select! {

@@ -37,6 +37,24 @@ pub fn init_tracing(default: &str) {
         .try_init();
 }
 
+/// Accept-queue length for role listeners (the kernel caps it at `net.core.somaxconn`). The
+/// default of 128 overflows under a flood of connects, and an honest miner's dropped SYN is
+/// resent only after 1 s, then 3 s.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Bind a listener with [`LISTEN_BACKLOG`].
+pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Lock, going on with the data if another task panicked while holding it: the state the
 /// roles keep behind locks stays consistent between statements.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

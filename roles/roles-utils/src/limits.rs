@@ -40,6 +40,9 @@ pub struct Limits {
     pub idle_timeout_sec: u64,
     /// Seconds a write may wait for a peer that does not read before it is closed.
     pub write_timeout_sec: u64,
+    /// Seconds a message may take to arrive whole once it started (a peer that trickles a
+    /// large frame, or a Stratum V1 line, is closed).
+    pub frame_timeout_sec: u64,
 }
 
 impl Default for Limits {
@@ -50,6 +53,7 @@ impl Default for Limits {
             setup_timeout_sec: 10,
             idle_timeout_sec: 1800,
             write_timeout_sec: 20,
+            frame_timeout_sec: 30,
         }
     }
 }
@@ -72,6 +76,8 @@ setup_timeout_sec = 10
 idle_timeout_sec = 1800
 # Seconds a write may wait on a peer that does not read before it is closed.
 write_timeout_sec = 20
+# Seconds a message may take to arrive whole once it started (trickled frames are closed).
+frame_timeout_sec = 30
 "#
     };
 }
@@ -91,6 +97,10 @@ impl Limits {
 
     pub fn write_timeout(&self) -> Duration {
         Duration::from_secs(self.write_timeout_sec.max(1))
+    }
+
+    pub fn frame_timeout(&self) -> Duration {
+        Duration::from_secs(self.frame_timeout_sec.max(1))
     }
 
     /// Check the values; the error names the key.

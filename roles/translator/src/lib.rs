@@ -142,9 +142,12 @@ impl Translator {
         cfg.check()?;
         let upstreams = upstream::ordered(&cfg.upstreams)?;
         let listen = format!("{}:{}", cfg.downstream_address, cfg.downstream_port);
-        let listener = TcpListener::bind(&listen)
+        let addr = tokio::net::lookup_host(&listen)
             .await
-            .map_err(|e| format!("{listen}: {e}"))?;
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| format!("{listen}: not an address"))?;
+        let listener = roles_utils::bind(addr).map_err(|e| format!("{listen}: {e}"))?;
         let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
         let en2 = cfg.downstream_extranonce2_size as usize;
         let registry = Arc::new(Registry::new(

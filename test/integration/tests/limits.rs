@@ -89,6 +89,7 @@ async fn sockets_count_at_accept_in_total_and_per_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_unfinished_handshakes_does_not_lock_out_a_miner() {
+    use tokio::io::AsyncWriteExt;
     let limits = Limits {
         max_concurrent_handshakes: 8,
         max_connections_per_ip: 0,
@@ -97,12 +98,25 @@ async fn a_flood_of_unfinished_handshakes_does_not_lock_out_a_miner() {
     };
     let (pool, key, _tp) = pool_with(limits, 10_000).await;
     let addr = pool.local_addr();
+    // Silent sockets take no setup slot: they wait for the deadline without evicting anyone.
+    let mut silent = Vec::new();
+    for _ in 0..100 {
+        silent.push(raw(addr, [127, 0, 0, 5]).await);
+    }
+    assert!(
+        !closed_within(&mut silent[0], Duration::from_millis(300)).await,
+        "silent held before the flood"
+    );
+    // Sockets that start a handshake and never finish it compete for the 8 slots: the oldest
+    // are evicted.
     let mut flood = Vec::new();
     for _ in 0..200 {
-        flood.push(raw(addr, [127, 0, 0, 5]).await);
+        let mut s = raw(addr, [127, 0, 0, 6]).await;
+        s.write_all(&[0x42]).await.unwrap();
+        flood.push(s);
     }
-    // The oldest ones were evicted to make room for the newer ones.
     assert!(closed_within(&mut flood[0], Duration::from_secs(2)).await);
+    assert!(!closed_within(&mut silent[0], Duration::from_millis(100)).await);
     let started = tokio::time::Instant::now();
     let mut c = TestClient::connect(addr, key, 1e6).await;
     within(
@@ -118,7 +132,6 @@ async fn a_flood_of_unfinished_handshakes_does_not_lock_out_a_miner() {
         "{:?}",
         started.elapsed()
     );
-    // At most 8 of the flood are still held (plus none: the miner finished its setup).
     let mut open = 0;
     for s in &mut flood {
         if !closed_within(s, Duration::from_millis(5)).await {
@@ -126,6 +139,41 @@ async fn a_flood_of_unfinished_handshakes_does_not_lock_out_a_miner() {
         }
     }
     assert!(open <= 8, "{open} unfinished handshakes still held");
+}
+
+/// A peer that starts a frame and sends the rest a byte at a time is closed when the frame
+/// has not arrived whole within frame_timeout_sec.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_frame_is_closed_by_the_frame_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let tp = template_provider::TemplateProvider::start(template_provider::Config {
+        listen_address: free_addr(),
+        authority_secret_key: None,
+        limits: Limits {
+            frame_timeout_sec: 2,
+            ..template_provider::Config::default().limits
+        },
+        ..template_provider::Config::default()
+    })
+    .await
+    .unwrap();
+    let mut s = raw(tp.local_addr(), [127, 0, 0, 10]).await;
+    // A header announcing 200,000 bytes, then a byte every 300 ms.
+    s.write_all(&[0, 0, 0x00, 0x40, 0x0d, 0x03]).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let cut = within("the trickle is cut", Duration::from_secs(10), async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if s.write_all(&[0]).await.is_err() {
+                return started.elapsed();
+            }
+        }
+    })
+    .await;
+    assert!(
+        cut >= Duration::from_secs(2) && cut < Duration::from_secs(8),
+        "{cut:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,15 +327,14 @@ async fn the_template_provider_closes_clients_that_do_not_set_up() {
         closed_within(&mut silent, Duration::from_secs(3)).await,
         "setup deadline"
     );
-    // A pool still gets templates.
-    let (pool, _) = start_pool(pool_config(free_addr(), addr)).await;
-    let mut events = pool.subscribe();
-    within("the pool connects", Duration::from_secs(5), async {
-        while !matches!(
-            events.recv().await,
-            Ok(pool_sv2::PoolEvent::TemplateProviderUp)
-        ) {}
-    })
+    // A pool still gets templates: its miner gets work.
+    let (pool, key) = start_pool(pool_config(free_addr(), addr)).await;
+    let mut c = TestClient::connect(pool.local_addr(), key, 1e6).await;
+    within(
+        "work from the template provider",
+        Duration::from_secs(30),
+        c.wait_work(),
+    )
     .await;
 }
 

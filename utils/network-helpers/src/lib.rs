@@ -77,6 +77,9 @@ pub struct ConnectionConfig {
     /// A write that cannot finish within this (the peer stopped reading and the socket's
     /// buffers are full) closes the connection. `None`: wait for ever.
     pub write_timeout: Option<Duration>,
+    /// A frame must arrive whole within this once its first byte did; a peer that trickles a
+    /// frame (holding the buffer it grows) is closed. `None`: no limit.
+    pub frame_timeout: Option<Duration>,
 }
 
 impl Default for ConnectionConfig {
@@ -87,6 +90,7 @@ impl Default for ConnectionConfig {
             max_payload: SV2_MAX_PAYLOAD_SIZE,
             read_buffer: 64 * 1024,
             write_timeout: Some(Duration::from_secs(20)),
+            frame_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -180,6 +184,12 @@ pub(crate) fn write_timed_out(t: Duration) -> io::Error {
 /// The two socket operations the connection needs, implemented per runtime.
 pub(crate) trait ReadIo: Send + 'static {
     fn read(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> + Send;
+    /// A read that fails with `TimedOut` after `limit`.
+    fn read_within(
+        &mut self,
+        buf: &mut [u8],
+        limit: Duration,
+    ) -> impl Future<Output = io::Result<usize>> + Send;
 }
 
 pub(crate) trait WriteIo: Send + 'static {
@@ -193,6 +203,13 @@ pub(crate) enum Decoder {
 }
 
 impl Decoder {
+    fn is_idle(&self) -> bool {
+        match self {
+            Decoder::Plain(d) => d.is_idle(),
+            Decoder::Noise(d) => d.is_idle(),
+        }
+    }
+
     fn decode_owned(&mut self, input: &[u8]) -> Result<(usize, Option<OwnedFrame>), CodecError> {
         match self {
             Decoder::Plain(d) => d.decode_owned(input),
@@ -269,15 +286,29 @@ pub(crate) async fn read_loop<R: ReadIo>(
     to_app: async_channel::Sender<OwnedFrame>,
     from_app: async_channel::Receiver<OwnedFrame>,
     read_buffer: usize,
+    frame_timeout: Option<Duration>,
 ) {
     let mut buf = vec![0u8; read_buffer.max(1)];
+    // When the current partial frame started.
+    let mut partial_since: Option<std::time::Instant> = None;
     'outer: loop {
-        let n = match r.read(&mut buf).await {
+        let read = match (partial_since, frame_timeout) {
+            (Some(since), Some(limit)) => {
+                let left = limit.saturating_sub(since.elapsed());
+                r.read_within(&mut buf, left).await
+            }
+            _ => r.read(&mut buf).await,
+        };
+        let n = match read {
             Ok(0) => {
                 tracing::debug!("peer closed the connection");
                 break;
             }
             Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                tracing::debug!("closing connection: a frame did not arrive whole in time");
+                break;
+            }
             Err(e) => {
                 tracing::debug!("read error: {e}");
                 break;
@@ -294,12 +325,19 @@ pub(crate) async fn read_loop<R: ReadIo>(
                         }
                     }
                 }
+                // A peer's bad bytes close its connection; that is logged once by the role
+                // that sees the receiver end, so a flood of them does not flood the log.
                 Err(e) => {
-                    tracing::warn!("closing connection: {e}");
+                    tracing::debug!("closing connection: {e}");
                     break 'outer;
                 }
             }
         }
+        partial_since = match (dec.is_idle(), partial_since) {
+            (true, _) => None,
+            (false, None) => Some(std::time::Instant::now()),
+            (false, since) => since,
+        };
     }
     to_app.close();
     from_app.close();

@@ -10,6 +10,15 @@ impl ReadIo for Half {
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         ReadExt::read(&mut self.0, buf).await
     }
+    async fn read_within(
+        &mut self,
+        buf: &mut [u8],
+        limit: std::time::Duration,
+    ) -> io::Result<usize> {
+        async_std::future::timeout(limit, ReadExt::read(&mut self.0, buf))
+            .await
+            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
+    }
 }
 
 impl WriteIo for Half {
@@ -53,6 +62,7 @@ pub async fn connect(
         to_app.clone(),
         from_app.clone(),
         cfg.read_buffer,
+        cfg.frame_timeout,
     ));
     async_std::task::spawn(write_loop(w, enc, from_app, to_app));
     Ok(conn)

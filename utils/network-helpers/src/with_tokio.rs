@@ -9,6 +9,15 @@ impl ReadIo for OwnedReadHalf {
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         AsyncReadExt::read(self, buf).await
     }
+    async fn read_within(
+        &mut self,
+        buf: &mut [u8],
+        limit: std::time::Duration,
+    ) -> io::Result<usize> {
+        tokio::time::timeout(limit, AsyncReadExt::read(self, buf))
+            .await
+            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
+    }
 }
 
 /// The write half, with the write timeout.
@@ -55,6 +64,7 @@ pub async fn connect(
         to_app.clone(),
         from_app.clone(),
         cfg.read_buffer,
+        cfg.frame_timeout,
     ));
     tokio::spawn(write_loop(w, enc, from_app, to_app));
     Ok(conn)

@@ -104,6 +104,16 @@ pub(crate) fn take_missing(
     n
 }
 
+/// A buffer kept after a large frame is given back when the decoder is idle again, so one big
+/// frame does not pin its memory for the rest of the connection.
+pub(crate) const KEEP_IDLE_BUFFER: usize = 64 * 1024;
+
+pub(crate) fn shrink_idle(buf: &mut Vec<u8>) {
+    if buf.capacity() > KEEP_IDLE_BUFFER {
+        *buf = Vec::new();
+    }
+}
+
 /// Streaming decoder of plaintext frames.
 #[derive(Debug)]
 pub struct StandardDecoder {
@@ -178,6 +188,7 @@ impl StandardDecoder {
     #[inline]
     pub fn decode<'s>(&'s mut self, input: &'s [u8]) -> Result<Decoded<Frame<'s>>, CodecError> {
         if self.filled == 0 {
+            shrink_idle(&mut self.scratch);
             if let Some(h) = input.first_chunk::<6>() {
                 let header = Header::from_array(h);
                 self.check(&header)?;
@@ -336,6 +347,23 @@ mod tests {
     use super::*;
     use common_messages_sv2::{Reconnect, SetupConnectionSuccess};
     use quickcheck::quickcheck;
+
+    #[test]
+    fn a_large_frame_does_not_pin_its_buffer_once_decoded() {
+        let mut big = vec![0u8, 0, 0x42];
+        big.extend_from_slice(&[0x00, 0x00, 0x10]); // 1 MiB payload
+        big.resize(6 + (1 << 20), 7);
+        let mut d = StandardDecoder::new();
+        for chunk in big.chunks(1000) {
+            let (used, _) = d.decode(chunk).unwrap();
+            assert_eq!(used, chunk.len());
+        }
+        assert!(d.is_idle());
+        // The next frame's first bytes give the megabyte back.
+        let (_, f) = d.decode(&[0, 0, 0x42, 1]).unwrap();
+        assert!(f.is_none());
+        assert!(d.scratch.capacity() <= KEEP_IDLE_BUFFER);
+    }
 
     fn frames() -> Vec<u8> {
         let mut enc = Encoder::new();

@@ -149,9 +149,17 @@ impl NoiseDecoder {
         self.target() - self.filled
     }
 
+    /// True when no partial frame is held.
+    pub fn is_idle(&self) -> bool {
+        self.filled == 0
+    }
+
     /// Consume bytes from `input`; returns how many were used and the (decrypted) frame they
     /// completed, if any. Any error means the stream can no longer be trusted: close it.
     pub fn decode(&mut self, input: &[u8]) -> Result<Decoded<Frame<'_>>, CodecError> {
+        if self.filled == 0 {
+            crate::shrink_idle(&mut self.buf);
+        }
         let mut used = 0;
         loop {
             let missing = self.missing();

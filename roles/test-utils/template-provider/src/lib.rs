@@ -37,7 +37,6 @@ use template_distribution_sv2::{
     CoinbaseOutputConstraints, NewTemplate, RequestTransactionData, RequestTransactionDataError,
     RequestTransactionDataSuccess, SetNewPrevHash, SubmitSolution,
 };
-use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
 
@@ -118,7 +117,7 @@ pub fn target_of_difficulty(difficulty: f64) -> bitcoin::Target {
 impl TemplateProvider {
     /// Bind and start serving.
     pub async fn start(cfg: Config) -> std::io::Result<TemplateProvider> {
-        let listener = TcpListener::bind(cfg.listen_address).await?;
+        let listener = roles_utils::bind(cfg.listen_address)?;
         let local_addr = listener.local_addr()?;
         let chain = Arc::new(Mutex::new(Chain::new(
             target_of_difficulty(cfg.block_difficulty),
@@ -178,6 +177,7 @@ impl TemplateProvider {
                 let conn_cfg = ConnectionConfig {
                     handshake_timeout: limits.setup_timeout(),
                     write_timeout: Some(limits.write_timeout()),
+                    frame_timeout: Some(limits.frame_timeout()),
                     // Clients send small messages (a solution's coinbase is under 64 kB).
                     max_payload: MAX_CLIENT_PAYLOAD,
                     ..ConnectionConfig::default()

@@ -74,6 +74,7 @@ async fn main() {
             setup_timeout_sec: a.setup_timeout_sec,
             idle_timeout_sec: a.idle_timeout_sec,
             write_timeout_sec: a.write_timeout_sec,
+            frame_timeout_sec: 30,
         },
     };
     if let Err(e) = cfg.limits.check() {
