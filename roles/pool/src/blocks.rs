@@ -203,6 +203,7 @@ mod tests {
             coinbase_tx: vec![0xcb; 60],
             block_hash: [hash; 32],
             header: [hash; 80],
+            extranonce: roles_logic_sv2::extranonce::Extranonce::from_parts(&[], &[]).unwrap(),
         }
     }
 

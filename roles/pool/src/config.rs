@@ -249,24 +249,8 @@ impl PoolConfig {
     }
 }
 
-/// Parse a payout script description.
-pub fn parse_script(s: &str) -> Result<ScriptBuf, String> {
-    let s = s.trim();
-    if let Some(addr) = s.strip_prefix("addr(").and_then(|r| r.strip_suffix(')')) {
-        let a = bitcoin::Address::from_str(addr).map_err(|e| format!("address {addr}: {e}"))?;
-        // Any network: the pool does not know which chain its template provider follows.
-        return Ok(a.assume_checked().script_pubkey());
-    }
-    let hex_part = s
-        .strip_prefix("raw(")
-        .and_then(|r| r.strip_suffix(')'))
-        .unwrap_or(s);
-    let bytes = hex::decode(hex_part).map_err(|e| format!("not hex: {e}"))?;
-    if bytes.is_empty() {
-        return Err("empty script".into());
-    }
-    Ok(ScriptBuf::from_bytes(bytes))
-}
+/// Parse a payout script description (see [`roles_utils::parse_script`]).
+pub use roles_utils::parse_script;
 
 #[cfg(test)]
 mod tests {

@@ -120,6 +120,29 @@ pub fn authority_keys(
     Ok(sk)
 }
 
+/// Parse a payout script description.
+///
+/// `addr(ADDRESS)` (any network: a role does not know which chain its node follows),
+/// `raw(HEX)`, or plain hex; the forms deployed pools and JD clients use in their configs.
+pub fn parse_script(s: &str) -> Result<bitcoin::ScriptBuf, String> {
+    use std::str::FromStr;
+    let s = s.trim();
+    if let Some(addr) = s.strip_prefix("addr(").and_then(|r| r.strip_suffix(')')) {
+        let a = bitcoin::Address::from_str(addr).map_err(|e| format!("address {addr}: {e}"))?;
+        // Any network: the pool does not know which chain its template provider follows.
+        return Ok(a.assume_checked().script_pubkey());
+    }
+    let hex_part = s
+        .strip_prefix("raw(")
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(s);
+    let bytes = hex::decode(hex_part).map_err(|e| format!("not hex: {e}"))?;
+    if bytes.is_empty() {
+        return Err("empty script".into());
+    }
+    Ok(bitcoin::ScriptBuf::from_bytes(bytes))
+}
+
 /// A `Str0255` from text, truncated to 255 bytes.
 pub fn str0255(s: &str) -> Str0255<'static> {
     let mut b = s.as_bytes().to_vec();

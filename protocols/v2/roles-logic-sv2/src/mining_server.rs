@@ -202,6 +202,8 @@ pub struct BlockSolution {
     pub block_hash: [u8; 32],
     /// The 80-byte header, so a whole block can be built from the template's transactions.
     pub header: [u8; 80],
+    /// The whole extranonce (the channel's prefix and what the miner rolled).
+    pub extranonce: Extranonce,
 }
 
 /// What happened, for the application's logs, statistics and upstreams.
@@ -1084,6 +1086,7 @@ impl Session {
                         coinbase_tx,
                         block_hash: hash,
                         header,
+                        extranonce: full,
                     }));
             }
         }

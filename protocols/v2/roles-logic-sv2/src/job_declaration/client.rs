@@ -252,6 +252,11 @@ impl JdcSession {
         t
     }
 
+    /// Put back a token taken and not used (it is the next one taken).
+    pub fn return_token(&mut self, token: Token) {
+        self.tokens.push_front(token);
+    }
+
     /// Declare a job (full-template mode). `coinbase_tx_prefix`/`suffix` are the coinbase's
     /// full serialization around the extranonce, `transactions` the template's others
     /// (serialized with witnesses, in block order). Returns the request id.

@@ -1,0 +1,211 @@
+//! One upstream of the JD client: an extended channel on the pool (with work selection) and a
+//! connection to the pool's job declaration server, both set up before the link counts.
+
+use crate::config::UpstreamConfig;
+use crate::{send_frame, Route};
+use const_sv2::{job_declaration_flags, mining_flags, PROTOCOL_JOB_DECLARATION, PROTOCOL_MINING};
+use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
+use roles_logic_sv2::job_declaration::{JdcConfig, JdcEvent, JdcSession};
+use roles_logic_sv2::mining_client::{ClientConfig, ClientEvent, ClientSession};
+use roles_logic_sv2::target::{Target, MAX_TARGET};
+use roles_utils::{now, setup_connection_message};
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// How links are asked for.
+#[derive(Debug, Clone)]
+pub struct LinkRequest {
+    pub full_template: bool,
+    pub min_extranonce_size: u16,
+    pub connect_timeout: Duration,
+    pub answer_timeout: Duration,
+}
+
+/// An upstream that is up: its channel and its JDS, and the outputs its pool requires.
+#[derive(Debug)]
+pub struct Link {
+    pub index: usize,
+    pub endpoint: String,
+    pub pool_conn: Connection,
+    pub pool: ClientSession<Route>,
+    pub channel_id: u32,
+    pub extranonce_prefix: Vec<u8>,
+    pub extranonce_size: usize,
+    pub target: Target,
+    pub version_rolling: bool,
+    pub jds_conn: Connection,
+    pub jds: JdcSession,
+    /// The pool payout output first (at 0), then any others the JDS requires.
+    pub outputs: Vec<bitcoin::TxOut>,
+}
+
+async fn connect(
+    endpoint: &str,
+    key: noise_sv2::AuthorityPublicKey,
+    max_payload: usize,
+) -> Result<(Connection, std::net::SocketAddr), String> {
+    let stream = TcpStream::connect(endpoint)
+        .await
+        .map_err(|e| format!("{endpoint}: {e}"))?;
+    let peer = stream.peer_addr().map_err(|e| e.to_string())?;
+    let cfg = ConnectionConfig {
+        max_payload,
+        ..ConnectionConfig::default()
+    };
+    let conn = with_tokio::connect(stream, Security::NoiseInitiator { authority: key.0 }, cfg)
+        .await
+        .map_err(|e| format!("{endpoint}: handshake: {e}"))?;
+    Ok((conn, peer))
+}
+
+/// Open the channel and the JDS connection of upstream `index`, within the connect timeout.
+pub async fn establish(
+    u: &UpstreamConfig,
+    index: usize,
+    req: &LinkRequest,
+) -> Result<Link, String> {
+    tokio::time::timeout(req.connect_timeout, establish_inner(u, index, req))
+        .await
+        .map_err(|_| format!("upstream {index}: not up within {:?}", req.connect_timeout))?
+}
+
+async fn establish_inner(
+    u: &UpstreamConfig,
+    index: usize,
+    req: &LinkRequest,
+) -> Result<Link, String> {
+    let key = u.authority()?;
+    let endpoint = u.pool_endpoint()?;
+    let (pool_conn, peer) = connect(&endpoint, key, const_sv2::SV2_MAX_PAYLOAD_SIZE).await?;
+    let flags = mining_flags::REQUIRES_WORK_SELECTION | mining_flags::REQUIRES_VERSION_ROLLING;
+    let setup = setup_connection_message(PROTOCOL_MINING, flags, peer, &u.user_identity);
+    let cfg = ClientConfig {
+        answer_timeout_ms: req.answer_timeout.as_millis() as u64,
+        ..ClientConfig::default()
+    };
+    let mut pool = ClientSession::new(cfg, setup, now());
+    flush_pool(&pool_conn, &mut pool).await?;
+    let flags = pool_until(&pool_conn, &mut pool, |e| match e {
+        ClientEvent::SetupDone { flags } => Some(Ok(flags)),
+        _ => None,
+    })
+    .await?;
+    let request_id = pool
+        .open_extended(&u.user_identity, 0.0, MAX_TARGET, req.min_extranonce_size)
+        .map_err(|e| e.to_string())?;
+    flush_pool(&pool_conn, &mut pool).await?;
+    let channel_id = pool_until(&pool_conn, &mut pool, |e| match e {
+        ClientEvent::ChannelOpened {
+            request_id: r,
+            channel_id,
+        } if r == request_id => Some(Ok(channel_id)),
+        ClientEvent::OpenFailed { error_code, .. } => {
+            Some(Err(format!("channel refused: {error_code}")))
+        }
+        _ => None,
+    })
+    .await?;
+    let ch = pool
+        .channel(channel_id)
+        .ok_or("the channel is gone")?
+        .clone();
+    if ch.extranonce_size < req.min_extranonce_size as usize {
+        return Err(format!(
+            "the pool grants {} extranonce bytes, {} are needed",
+            ch.extranonce_size, req.min_extranonce_size
+        ));
+    }
+
+    let jds_endpoint = u.jds_endpoint()?;
+    // A declaration of a full block's transactions is about 4 MB.
+    let (jds_conn, jds_peer) = connect(&jds_endpoint, key, 8 * 1024 * 1024).await?;
+    let jd_flags = if req.full_template {
+        job_declaration_flags::DECLARE_TX_DATA
+    } else {
+        0
+    };
+    let setup = setup_connection_message(
+        PROTOCOL_JOB_DECLARATION,
+        jd_flags,
+        jds_peer,
+        &u.user_identity,
+    );
+    let mut jds = JdcSession::new(
+        JdcConfig {
+            user_identifier: u.user_identity.clone(),
+            answer_timeout_ms: req.answer_timeout.as_millis() as u64,
+            ..JdcConfig::default()
+        },
+        setup,
+        now(),
+    );
+    // Up to the first token: its outputs are what every coinbase must carry.
+    loop {
+        while let Some(m) = jds.poll_message() {
+            send_frame(&jds_conn, m).await?;
+        }
+        let f = jds_conn
+            .receiver
+            .recv()
+            .await
+            .map_err(|_| format!("{jds_endpoint}: closed during setup"))?;
+        let h = f.header();
+        jds.handle_frame(h.extension_type(), h.msg_type(), f.payload(), now())
+            .map_err(|e| format!("{jds_endpoint}: {e}"))?;
+        while let Some(e) = jds.poll_event() {
+            if let JdcEvent::Timeout { what } = e {
+                return Err(format!("{jds_endpoint}: no answer to {what}"));
+            }
+        }
+        if jds.tokens() > 0 {
+            break;
+        }
+    }
+    // Peek at the first token's outputs without using it.
+    let token = jds.take_token().ok_or("no token")?;
+    let outputs = token.outputs.clone();
+    jds.return_token(token);
+    Ok(Link {
+        index,
+        endpoint,
+        pool_conn,
+        pool,
+        channel_id,
+        extranonce_prefix: ch.extranonce_prefix.clone(),
+        extranonce_size: ch.extranonce_size,
+        target: ch.target,
+        version_rolling: flags & mining_flags::SUCCESS_REQUIRES_FIXED_VERSION == 0,
+        jds_conn,
+        jds,
+        outputs,
+    })
+}
+
+async fn flush_pool(conn: &Connection, s: &mut ClientSession<Route>) -> Result<(), String> {
+    while let Some(m) = s.poll_message() {
+        send_frame(conn, m).await?;
+    }
+    Ok(())
+}
+
+async fn pool_until<T>(
+    conn: &Connection,
+    s: &mut ClientSession<Route>,
+    mut done: impl FnMut(ClientEvent<Route>) -> Option<Result<T, String>>,
+) -> Result<T, String> {
+    loop {
+        let f = conn
+            .receiver
+            .recv()
+            .await
+            .map_err(|_| "the pool closed the connection".to_string())?;
+        let h = f.header();
+        s.handle_frame(h.extension_type(), h.msg_type(), f.payload(), now())
+            .map_err(|e| e.to_string())?;
+        while let Some(e) = s.poll_event() {
+            if let Some(r) = done(e) {
+                return r;
+            }
+        }
+    }
+}
