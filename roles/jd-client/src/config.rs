@@ -330,10 +330,7 @@ jd_address = "127.0.0.1:34264"
             ]
         );
         // The newer form with separate ports and the typed template provider.
-        let doc = format!(
-            "{}\nmode = \"COINBASEONLY\"\n",
-            DEFAULT_CONFIG.replace("mode = \"FULLTEMPLATE\"\n", "")
-        );
+        let doc = DEFAULT_CONFIG.replace("mode = \"FULLTEMPLATE\"", "mode = \"COINBASEONLY\"");
         assert_eq!(
             JdClientConfig::from_toml(&doc).unwrap().mode().unwrap(),
             Mode::CoinbaseOnly
