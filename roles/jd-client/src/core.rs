@@ -227,7 +227,12 @@ impl Core {
                     self.declare(key)?;
                 }
             }
-            Event::Tp(TpEvent::Up) => {}
+            // A new link (maybe to a restarted provider, whose template ids start again):
+            // forget its old templates; the jobs made of them are mined until the new tip.
+            Event::Tp(TpEvent::Up) => {
+                self.templates.clear();
+                self.tip = None;
+            }
             Event::Tp(TpEvent::Down(reason)) => {
                 tracing::warn!("template provider down: {reason}; mining the last templates")
             }
