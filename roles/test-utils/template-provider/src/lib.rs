@@ -94,11 +94,12 @@ pub enum TpEvent {
     SolutionRefused { template_id: u64, reason: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Change {
-    Start,
-    NewTip,
-    NewTransactions,
+/// Counters of what changed, watched by every client's loop. Counters rather than the last
+/// kind of change, so that new transactions right after a new tip cannot hide the tip.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Changes {
+    tips: u64,
+    transactions: u64,
 }
 
 /// A running template provider; dropping it (or [`TemplateProvider::shutdown`]) stops it and
@@ -127,7 +128,7 @@ impl TemplateProvider {
         )));
         lock(&chain).add_transactions(cfg.transactions_per_interval);
         let (events, _) = broadcast::channel(1024);
-        let (changes, _) = watch::channel(Change::Start);
+        let (changes, _) = watch::channel(Changes::default());
         let changes = Arc::new(changes);
         let security = match &cfg.authority_secret_key {
             Some(k) => Security::NoiseResponder(Arc::new(ResponderConfig {
@@ -152,7 +153,7 @@ impl TemplateProvider {
                 loop {
                     tick.tick().await;
                     lock(&chain).add_transactions(n);
-                    changes.send_replace(Change::NewTransactions);
+                    changes.send_modify(|c| c.transactions += 1);
                 }
             });
         }
@@ -166,7 +167,7 @@ impl TemplateProvider {
                     let b = lock(&chain).mine_external_block(unix_now());
                     tracing::info!(height = b.height, hash = %b.hash, "the simulated network found a block");
                     let _ = events.send(TpEvent::BlockAccepted(b));
-                    changes.send_replace(Change::NewTip);
+                    changes.send_modify(|c| c.tips += 1);
                 }
             });
         }
@@ -445,8 +446,8 @@ async fn serve(
     conn: Connection,
     admitted: &mut Admitted,
     chain: Arc<Mutex<Chain>>,
-    tip_tx: Arc<watch::Sender<Change>>,
-    mut changes: watch::Receiver<Change>,
+    tip_tx: Arc<watch::Sender<Changes>>,
+    mut changes: watch::Receiver<Changes>,
     events: broadcast::Sender<TpEvent>,
 ) {
     let ok = tokio::select! {
@@ -473,7 +474,7 @@ async fn serve(
         out: Vec::new(),
         tip_changed: false,
     };
-    changes.mark_unchanged();
+    let mut seen = *changes.borrow_and_update();
     loop {
         tokio::select! {
             _ = &mut idle => {
@@ -501,17 +502,18 @@ async fn serve(
                 }
                 if std::mem::take(&mut client.tip_changed) {
                     // Every connection's loop (this one too) sends the new tip's template.
-                    tip_tx.send_replace(Change::NewTip);
+                    tip_tx.send_modify(|c| c.tips += 1);
                 }
             }
             changed = changes.changed() => {
                 if changed.is_err() { break; }
-                let c = *changes.borrow_and_update();
-                match c {
-                    Change::NewTip => client.push_template(true),
-                    Change::NewTransactions => client.push_template(false),
-                    Change::Start => {}
+                let now = *changes.borrow_and_update();
+                if now.tips != seen.tips {
+                    client.push_template(true);
+                } else if now.transactions != seen.transactions {
+                    client.push_template(false);
                 }
+                seen = now;
             }
         }
         if !send_all(&conn, &mut client.out).await {
