@@ -126,7 +126,7 @@ impl TemplateProvider {
             unix_now(),
             local_addr.port() as u64 ^ unix_now() as u64,
         )));
-        lock(&chain).add_transactions(cfg.transactions_per_interval);
+        lock(&chain).add_transactions(cfg.transactions_per_interval, unix_now());
         let (events, _) = broadcast::channel(1024);
         let (changes, _) = watch::channel(Changes::default());
         let changes = Arc::new(changes);
@@ -152,7 +152,7 @@ impl TemplateProvider {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    lock(&chain).add_transactions(n);
+                    lock(&chain).add_transactions(n, unix_now());
                     changes.send_modify(|c| c.transactions += 1);
                 }
             });
@@ -280,7 +280,7 @@ impl Client {
                 TemplateDistribution::SetNewPrevHash(SetNewPrevHash {
                     template_id: t.id,
                     prev_hash: U256(chain.tip().to_byte_array()),
-                    header_timestamp: chain.min_ntime(),
+                    header_timestamp: chain.block_time(unix_now()),
                     n_bits: chain.bits().to_consensus(),
                     target: U256(chain.target().to_le_bytes()),
                 })
@@ -364,6 +364,7 @@ impl HandleTemplateDistributionFromClient for Client {
             m.header_timestamp,
             m.header_nonce,
             m.coinbase_tx.as_bytes(),
+            unix_now(),
         );
         match r {
             Ok(b) => {
