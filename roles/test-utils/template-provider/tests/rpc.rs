@@ -13,7 +13,7 @@ use bitcoin::{
     Target, Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness, WitnessMerkleNode,
 };
 use bitcoin_rpc::{Auth, RpcClient, RpcError};
-use common::{next_tip, template_client, template_transactions};
+use common::{next_tip, noise_client, set_up, template_client, template_transactions};
 use serde_json::{json, Value};
 use std::time::Duration;
 use template_provider::chain::{bip34_prefix, subsidy};
@@ -586,14 +586,17 @@ async fn reorganisations_on_command_and_over_rpc() {
 
 #[tokio::test]
 async fn thousands_of_transactions_per_interval() {
+    let authority = noise_sv2::AuthoritySecretKey::generate().unwrap();
     let tp = TemplateProvider::start(Config {
         transactions_per_interval: 3000,
+        authority_secret_key: Some(authority),
         ..config()
     })
     .await
     .unwrap();
     let node = rpc(&tp);
-    let (td, t, _) = template_client(&tp).await;
+    // Over noise: the transaction data (about 700 kB) spans many noise messages.
+    let (td, t, _) = set_up(noise_client(&tp, authority.public_key()).await).await;
     assert_eq!(t.merkle_path.len(), 12);
     let raw = template_transactions(&td, t.template_id).await;
     assert_eq!(raw.len(), 3000);

@@ -5,6 +5,7 @@
 use binary_sv2::{IntoStatic, Str0255};
 use common_messages_sv2::SetupConnection;
 use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
+use noise_sv2::AuthorityPublicKey;
 use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, TemplateDistribution};
 use std::time::Duration;
 use template_distribution_sv2::{
@@ -50,12 +51,30 @@ pub async fn client(tp: &TemplateProvider) -> Connection {
         .unwrap()
 }
 
-/// A client past SetupConnection and CoinbaseOutputConstraints, with its first template and
-/// SetNewPrevHash.
+/// A noise client that checks the template provider's certificate against `authority`.
+pub async fn noise_client(tp: &TemplateProvider, authority: AuthorityPublicKey) -> Connection {
+    let stream = tokio::net::TcpStream::connect(tp.local_addr())
+        .await
+        .unwrap();
+    let security = Security::NoiseInitiator {
+        authority: authority.0,
+    };
+    with_tokio::connect(stream, security, ConnectionConfig::default())
+        .await
+        .unwrap()
+}
+
+/// A plain client past SetupConnection and CoinbaseOutputConstraints, with its first template
+/// and SetNewPrevHash.
 pub async fn template_client(
     tp: &TemplateProvider,
 ) -> (Connection, NewTemplate<'static>, SetNewPrevHash) {
-    let c = client(tp).await;
+    set_up(client(tp).await).await
+}
+
+/// Take `c` past SetupConnection and CoinbaseOutputConstraints, to its first template and
+/// SetNewPrevHash.
+pub async fn set_up(c: Connection) -> (Connection, NewTemplate<'static>, SetNewPrevHash) {
     send(&c, setup(2)).await;
     assert!(matches!(
         recv(&c).await,
