@@ -421,6 +421,13 @@ async fn wrong_credentials_are_refused() {
     assert_eq!(node.get_block_count().await.unwrap(), 0);
 }
 
+/// The serialization of the transaction `txid` among `txs`.
+fn raw_of(txs: &[Transaction], txid: &str) -> Option<Vec<u8>> {
+    txs.iter()
+        .find(|t| t.compute_txid().to_string() == txid)
+        .map(serialize)
+}
+
 #[tokio::test]
 async fn private_transactions_are_in_templates_only_until_mined() {
     let tp = TemplateProvider::start(Config {
@@ -446,6 +453,17 @@ async fn private_transactions_are_in_templates_only_until_mined() {
     for t in &private {
         assert_eq!(error(&node, "getmempoolentry", json!([t])).await.0, -5);
         assert_eq!(error(&node, "getrawtransaction", json!([t])).await.0, -5);
+    }
+    // In one batch, as a job declaration server asks: public ones found, private ones -5.
+    let asked: Vec<String> = public.iter().chain(&private).cloned().collect();
+    let answers = node.get_raw_transactions(&asked).await.unwrap();
+    assert_eq!(answers.len(), 5);
+    for (i, a) in answers.iter().enumerate() {
+        match (i < 2, a) {
+            (true, Ok(raw)) => assert!(raw_of(&txs, &asked[i]).is_some_and(|r| r == *raw)),
+            (false, Err(RpcError::Rpc { code: -5, .. })) => {}
+            other => panic!("{i}: {other:?}"),
+        }
     }
     // A block with them, from what the template provider gave its client, is valid.
     let tip = call(
