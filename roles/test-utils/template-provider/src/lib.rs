@@ -7,6 +7,10 @@
 //! SetNewPrevHash, honours RequestTransactionData, and checks every SubmitSolution as a whole
 //! block before appending it.
 //!
+//! With [`Config::rpc_address`] it also answers the Bitcoin Core JSON-RPC calls a job
+//! declaration server makes of its node (see the README), on the same chain: a
+//! block submitted over RPC extends it exactly as a SubmitSolution does.
+//!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {
 //! let tp = template_provider::TemplateProvider::start(template_provider::Config::default()).await?;
@@ -15,11 +19,12 @@
 //! ```
 
 pub mod chain;
+mod rpc;
 
 use binary_sv2::{Seq0255, Seq064K, Str0255, B016M, B0255, B064K, U256};
 use bitcoin::consensus::serialize;
 use bitcoin::hashes::Hash;
-use chain::{AcceptedBlock, Chain, Constraints, Template, BLOCK_VERSION};
+use chain::{AcceptedBlock, Chain, ChainOptions, Constraints, ReorgError, Template, BLOCK_VERSION};
 use common_messages_sv2::{SetupConnectionError, SetupConnectionSuccess};
 use const_sv2::{error_codes, PROTOCOL_TEMPLATE_DISTRIBUTION, SV2_PROTOCOL_VERSION};
 use network_helpers_sv2::{
@@ -58,6 +63,21 @@ pub struct Config {
     pub template_interval: Duration,
     /// Transactions added each interval.
     pub transactions_per_interval: usize,
+    /// Private transactions added each interval: the simulated miner's own, in the
+    /// templates it sends, but not in what the RPC shows (`getrawmempool`,
+    /// `getmempoolentry`, `getrawtransaction`) until a block contains them. A job
+    /// declaration server must ask its clients for them.
+    pub private_transactions_per_interval: usize,
+    /// Most transactions (public and private) the mempool holds; raised to one interval's
+    /// worth when lower. The wallet is funded with at least this many coins.
+    pub max_mempool: usize,
+    /// Bytes of OP_RETURN padding in each new transaction (0: none), to reach the block
+    /// weight limit with fewer transactions.
+    pub transaction_padding: usize,
+    /// Serve the Bitcoin Core JSON-RPC subset here when set.
+    pub rpc_address: Option<SocketAddr>,
+    /// `"user:password"` the RPC requires (HTTP basic); `None`: no authentication.
+    pub rpc_credentials: Option<String>,
     /// Clients at once.
     pub max_connections: usize,
     /// Limits on what clients may hold. A pool may send nothing for hours (it only submits
@@ -75,6 +95,11 @@ impl Default for Config {
             block_interval: None,
             template_interval: Duration::from_secs(10),
             transactions_per_interval: 5,
+            private_transactions_per_interval: 0,
+            max_mempool: 500,
+            transaction_padding: 0,
+            rpc_address: None,
+            rpc_credentials: None,
             max_connections: 1024,
             limits: Limits {
                 max_connections_per_ip: 64,
@@ -93,19 +118,55 @@ pub enum TpEvent {
     SolutionRefused { template_id: u64, reason: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Change {
-    Start,
-    NewTip,
-    NewTransactions,
+/// Counters of what changed, watched by every client's loop. Counters rather than the last
+/// kind of change, so that new transactions right after a new tip cannot hide the tip.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Changes {
+    tips: u64,
+    transactions: u64,
+}
+
+/// What the tasks of a template provider share.
+#[derive(Clone)]
+struct Shared {
+    chain: Arc<Mutex<Chain>>,
+    events: broadcast::Sender<TpEvent>,
+    changes: Arc<watch::Sender<Changes>>,
+}
+
+impl Shared {
+    /// Report blocks that became active and have every client move to the new tip.
+    fn connected(&self, blocks: Vec<AcceptedBlock>) {
+        if blocks.is_empty() {
+            return;
+        }
+        for b in blocks {
+            let _ = self.events.send(TpEvent::BlockAccepted(b));
+        }
+        self.changes.send_modify(|c| c.tips += 1);
+    }
+
+    /// One Bitcoin Core RPC call.
+    fn rpc(
+        &self,
+        method: &str,
+        params: &serde_json::Value,
+    ) -> Result<serde_json::Value, bitcoin_rpc::RpcFailure> {
+        let out = rpc::dispatch(&mut lock(&self.chain), unix_now(), method, params)?;
+        for b in &out.connected {
+            tracing::info!(height = b.height, hash = %b.hash, transactions = b.transactions, submitted = b.submitted, method, "block connected over RPC");
+        }
+        self.connected(out.connected);
+        Ok(out.result)
+    }
 }
 
 /// A running template provider; dropping it (or [`TemplateProvider::shutdown`]) stops it and
 /// closes every client connection.
 pub struct TemplateProvider {
     local_addr: SocketAddr,
-    events: broadcast::Sender<TpEvent>,
-    chain: Arc<Mutex<Chain>>,
+    rpc_address: Option<SocketAddr>,
+    shared: Shared,
     tasks: JoinSet<()>,
 }
 
@@ -119,15 +180,33 @@ impl TemplateProvider {
     pub async fn start(cfg: Config) -> std::io::Result<TemplateProvider> {
         let listener = roles_utils::bind(cfg.listen_address)?;
         let local_addr = listener.local_addr()?;
-        let chain = Arc::new(Mutex::new(Chain::new(
+        let rpc_listener = match cfg.rpc_address {
+            Some(a) => Some(TcpListener::bind(a).await?),
+            None => None,
+        };
+        let (public, private) = (
+            cfg.transactions_per_interval,
+            cfg.private_transactions_per_interval,
+        );
+        let options = ChainOptions {
+            max_mempool: cfg.max_mempool.max(public + private),
+            transaction_padding: cfg.transaction_padding,
+        };
+        let mut chain = Chain::with_options(
             target_of_difficulty(cfg.block_difficulty),
             unix_now(),
             local_addr.port() as u64 ^ unix_now() as u64,
-        )));
-        lock(&chain).add_transactions(cfg.transactions_per_interval);
+            options,
+        );
+        chain.add_transactions(public, unix_now());
+        chain.add_private_transactions(private, unix_now());
         let (events, _) = broadcast::channel(1024);
-        let (changes, _) = watch::channel(Change::Start);
-        let changes = Arc::new(changes);
+        let (changes, _) = watch::channel(Changes::default());
+        let shared = Shared {
+            chain: Arc::new(Mutex::new(chain)),
+            events,
+            changes: Arc::new(changes),
+        };
         let security = match &cfg.authority_secret_key {
             Some(k) => Security::NoiseResponder(Arc::new(ResponderConfig {
                 authority: k.keypair(),
@@ -139,38 +218,52 @@ impl TemplateProvider {
         let mut tasks = JoinSet::new();
         // New transactions (and so refreshed templates) on a timer.
         {
-            let (chain, changes, n, every) = (
-                chain.clone(),
-                changes.clone(),
-                cfg.transactions_per_interval,
-                cfg.template_interval,
-            );
+            let (shared, every) = (shared.clone(), cfg.template_interval);
             tasks.spawn(async move {
                 let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    lock(&chain).add_transactions(n);
-                    changes.send_replace(Change::NewTransactions);
+                    {
+                        let mut chain = lock(&shared.chain);
+                        chain.add_transactions(public, unix_now());
+                        chain.add_private_transactions(private, unix_now());
+                    }
+                    shared.changes.send_modify(|c| c.transactions += 1);
                 }
             });
         }
         if let Some(every) = cfg.block_interval {
-            let (chain, changes, events) = (chain.clone(), changes.clone(), events.clone());
+            let shared = shared.clone();
             tasks.spawn(async move {
                 let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    let b = lock(&chain).mine_external_block(unix_now());
+                    let b = lock(&shared.chain).mine_external_block(unix_now());
                     tracing::info!(height = b.height, hash = %b.hash, "the simulated network found a block");
-                    let _ = events.send(TpEvent::BlockAccepted(b));
-                    changes.send_replace(Change::NewTip);
+                    shared.connected(vec![b]);
                 }
             });
         }
+        let rpc_address = match rpc_listener {
+            Some(listener) => {
+                let addr = listener.local_addr()?;
+                let s = shared.clone();
+                let handler: bitcoin_rpc::Handler =
+                    Arc::new(move |method: &str, params: &serde_json::Value| s.rpc(method, params));
+                tasks.spawn(bitcoin_rpc::serve(
+                    listener,
+                    cfg.rpc_credentials.clone(),
+                    handler,
+                ));
+                tracing::info!(address = %addr, authentication = cfg.rpc_credentials.is_some(), "Bitcoin Core RPC subset listening");
+                Some(addr)
+            }
+            None => None,
+        };
         {
-            let (chain, events, changes) = (chain.clone(), events.clone(), changes.clone());
+            let shared = shared.clone();
             let limits = cfg.limits.clone();
             let gate = Gate::new(cfg.limits.clone(), cfg.max_connections);
             tasks.spawn(accept_loop(listener, gate, move |stream, mut admitted| {
@@ -182,13 +275,7 @@ impl TemplateProvider {
                     max_payload: MAX_CLIENT_PAYLOAD,
                     ..ConnectionConfig::default()
                 };
-                let (security, chain, events, tip_tx, changes) = (
-                    security.clone(),
-                    chain.clone(),
-                    events.clone(),
-                    changes.clone(),
-                    changes.subscribe(),
-                );
+                let (security, shared) = (security.clone(), shared.clone());
                 async move {
                     let peer = admitted.peer;
                     let conn = tokio::select! {
@@ -205,7 +292,7 @@ impl TemplateProvider {
                         }
                     };
                     tracing::info!(%peer, "client connected");
-                    serve(conn, &mut admitted, chain, tip_tx, changes, events).await;
+                    serve(conn, &mut admitted, shared).await;
                     tracing::info!(%peer, "client disconnected");
                 }
             }));
@@ -213,8 +300,8 @@ impl TemplateProvider {
         tracing::info!(address = %local_addr, noise = cfg.authority_secret_key.is_some(), "template provider listening");
         Ok(TemplateProvider {
             local_addr,
-            events,
-            chain,
+            rpc_address,
+            shared,
             tasks,
         })
     }
@@ -223,14 +310,37 @@ impl TemplateProvider {
         self.local_addr
     }
 
+    /// Where the Bitcoin Core RPC subset listens, when it does.
+    pub fn rpc_address(&self) -> Option<SocketAddr> {
+        self.rpc_address
+    }
+
     /// Events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<TpEvent> {
-        self.events.subscribe()
+        self.shared.events.subscribe()
     }
 
     /// Height of the chain's tip.
     pub fn height(&self) -> u32 {
-        lock(&self.chain).height()
+        lock(&self.shared.chain).height()
+    }
+
+    /// Hash of the chain's tip.
+    pub fn tip(&self) -> bitcoin::BlockHash {
+        lock(&self.shared.chain).tip()
+    }
+
+    /// Replace the last `depth` blocks with `depth + 1` new ones from the simulated network
+    /// (see [`Chain::reorg`]); every client gets a template and SetNewPrevHash for the new
+    /// tip, and a [`TpEvent::BlockAccepted`] is sent for each new block. Returns them, the new
+    /// tip last.
+    pub fn reorg(&self, depth: u32) -> Result<Vec<AcceptedBlock>, ReorgError> {
+        let blocks = lock(&self.shared.chain).reorg(depth, unix_now())?;
+        if let Some(tip) = blocks.last() {
+            tracing::info!(depth, height = tip.height, hash = %tip.hash, "reorganised");
+        }
+        self.shared.connected(blocks.clone());
+        Ok(blocks)
     }
 
     /// Stop serving and close all connections.
@@ -246,11 +356,9 @@ fn lock(chain: &Mutex<Chain>) -> std::sync::MutexGuard<'_, Chain> {
 
 /// One client, from SetupConnection to close.
 struct Client {
-    chain: Arc<Mutex<Chain>>,
-    events: broadcast::Sender<TpEvent>,
+    shared: Shared,
     constraints: Option<Constraints>,
     out: Vec<AnyMessage<'static>>,
-    tip_changed: bool,
 }
 
 #[derive(Debug)]
@@ -267,7 +375,7 @@ impl From<HandlerError> for ClientError {
 impl Client {
     fn push_template(&mut self, future: bool) {
         let Some(c) = self.constraints else { return };
-        let mut chain = lock(&self.chain);
+        let mut chain = lock(&self.shared.chain);
         let t = chain.new_template(c);
         let Some(nt) = new_template(&t, future) else {
             tracing::error!(template_id = t.id, "template does not fit its message");
@@ -279,7 +387,7 @@ impl Client {
                 TemplateDistribution::SetNewPrevHash(SetNewPrevHash {
                     template_id: t.id,
                     prev_hash: U256(chain.tip().to_byte_array()),
-                    header_timestamp: chain.min_ntime(),
+                    header_timestamp: chain.block_time(unix_now()),
                     n_bits: chain.bits().to_consensus(),
                     target: U256(chain.target().to_le_bytes()),
                 })
@@ -328,7 +436,7 @@ impl HandleTemplateDistributionFromClient for Client {
         &mut self,
         m: RequestTransactionData,
     ) -> Result<(), ClientError> {
-        let chain = lock(&self.chain);
+        let chain = lock(&self.shared.chain);
         let answer = match chain.template(m.template_id) {
             Some((t, true)) => {
                 let list: Option<Vec<B016M<'static>>> = t
@@ -357,22 +465,23 @@ impl HandleTemplateDistributionFromClient for Client {
     }
 
     fn handle_submit_solution(&mut self, m: SubmitSolution<'_>) -> Result<(), ClientError> {
-        let r = lock(&self.chain).submit_solution(
+        let r = lock(&self.shared.chain).submit_solution(
             m.template_id,
             m.version,
             m.header_timestamp,
             m.header_nonce,
             m.coinbase_tx.as_bytes(),
+            unix_now(),
         );
         match r {
             Ok(b) => {
                 tracing::info!(height = b.height, hash = %b.hash, transactions = b.transactions, "block accepted");
-                let _ = self.events.send(TpEvent::BlockAccepted(b));
-                self.tip_changed = true;
+                // Every connection's loop (this one too) sends the new tip's template.
+                self.shared.connected(vec![b]);
             }
             Err(e) => {
                 tracing::warn!(template_id = m.template_id, "solution refused: {e}");
-                let _ = self.events.send(TpEvent::SolutionRefused {
+                let _ = self.shared.events.send(TpEvent::SolutionRefused {
                     template_id: m.template_id,
                     reason: e.to_string(),
                 });
@@ -441,14 +550,8 @@ async fn setup(conn: &Connection) -> bool {
     send_all(conn, &mut out).await && reply.is_ok()
 }
 
-async fn serve(
-    conn: Connection,
-    admitted: &mut Admitted,
-    chain: Arc<Mutex<Chain>>,
-    tip_tx: Arc<watch::Sender<Change>>,
-    mut changes: watch::Receiver<Change>,
-    events: broadcast::Sender<TpEvent>,
-) {
+async fn serve(conn: Connection, admitted: &mut Admitted, shared: Shared) {
+    let mut changes = shared.changes.subscribe();
     let ok = tokio::select! {
         ok = setup(&conn) => ok,
         why = admitted.setup_expired() => {
@@ -467,13 +570,11 @@ async fn serve(
     let idle = tokio::time::sleep(idle_for);
     tokio::pin!(idle);
     let mut client = Client {
-        chain,
-        events,
+        shared,
         constraints: None,
         out: Vec::new(),
-        tip_changed: false,
     };
-    changes.mark_unchanged();
+    let mut seen = *changes.borrow_and_update();
     loop {
         tokio::select! {
             _ = &mut idle => {
@@ -499,19 +600,16 @@ async fn serve(
                         break;
                     }
                 }
-                if std::mem::take(&mut client.tip_changed) {
-                    // Every connection's loop (this one too) sends the new tip's template.
-                    tip_tx.send_replace(Change::NewTip);
-                }
             }
             changed = changes.changed() => {
                 if changed.is_err() { break; }
-                let c = *changes.borrow_and_update();
-                match c {
-                    Change::NewTip => client.push_template(true),
-                    Change::NewTransactions => client.push_template(false),
-                    Change::Start => {}
+                let now = *changes.borrow_and_update();
+                if now.tips != seen.tips {
+                    client.push_template(true);
+                } else if now.transactions != seen.transactions {
+                    client.push_template(false);
                 }
+                seen = now;
             }
         }
         if !send_all(&conn, &mut client.out).await {

@@ -2,13 +2,13 @@
 
 use clap::Parser;
 use noise_sv2::AuthoritySecretKey;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 use template_provider::{Config, TemplateProvider, TpEvent};
 
 /// A Stratum V2 template provider with a simulated chain, for testing pools.
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(version, after_help = REORG_NOTE)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8442")]
@@ -33,6 +33,28 @@ struct Args {
     /// Transactions added each interval.
     #[arg(long, default_value_t = 5)]
     transactions: usize,
+    /// Private transactions added each interval: in the templates sent to clients, but not
+    /// in what the RPC shows until a block contains them.
+    #[arg(long, default_value_t = 0)]
+    private_transactions: usize,
+    /// Most transactions in the mempool (raised to one interval's worth when lower).
+    #[arg(long, default_value_t = 500)]
+    max_mempool: usize,
+    /// Bytes of OP_RETURN padding in each new transaction, to make them bigger.
+    #[arg(long, default_value_t = 0)]
+    transaction_padding: usize,
+    /// Serve Bitcoin Core's JSON-RPC subset (getbestblockhash, getblockcount, getblockhash,
+    /// getblockheader, getrawmempool, getmempoolentry, getrawtransaction, submitblock, and
+    /// the simulator's own reorg) on this address.
+    #[arg(long, value_name = "HOST:PORT", value_parser = resolve)]
+    rpc_address: Option<SocketAddr>,
+    /// RPC user name; with --rpc-password the RPC requires them (HTTP basic), without them
+    /// it asks for nothing.
+    #[arg(long, requires = "rpc_password")]
+    rpc_user: Option<String>,
+    /// RPC password.
+    #[arg(long, requires = "rpc_user")]
+    rpc_password: Option<String>,
     /// Clients at once.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
@@ -55,6 +77,21 @@ struct Args {
     write_timeout_sec: u64,
 }
 
+const REORG_NOTE: &str = "\
+Reorganisations on command: with --rpc-address, the RPC method `reorg <depth>` (simulator only,
+not in Bitcoin Core) replaces the last <depth> blocks with <depth>+1 new ones, e.g.
+
+  curl --user user:pass --data-binary '{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"reorg\",\"params\":[2]}' \\
+      http://127.0.0.1:18443/";
+
+/// HOST:PORT, resolved once.
+fn resolve(s: &str) -> Result<SocketAddr, String> {
+    s.to_socket_addrs()
+        .map_err(|e| format!("{s}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{s}: no address"))
+}
+
 #[tokio::main]
 async fn main() {
     roles_utils::init_tracing("info");
@@ -67,6 +104,14 @@ async fn main() {
         block_interval: (a.block_interval > 0).then(|| Duration::from_secs(a.block_interval)),
         template_interval: Duration::from_secs(a.template_interval.max(1)),
         transactions_per_interval: a.transactions,
+        private_transactions_per_interval: a.private_transactions,
+        max_mempool: a.max_mempool,
+        transaction_padding: a.transaction_padding,
+        rpc_address: a.rpc_address,
+        rpc_credentials: match (&a.rpc_user, &a.rpc_password) {
+            (Some(u), Some(p)) => Some(format!("{u}:{p}")),
+            _ => None,
+        },
         max_connections: a.max_connections,
         limits: roles_utils::limits::Limits {
             max_connections_per_ip: a.max_connections_per_ip,
@@ -77,6 +122,10 @@ async fn main() {
             frame_timeout_sec: 30,
         },
     };
+    if a.rpc_user.as_deref().is_some_and(|u| u.contains(':')) {
+        eprintln!("template-provider: --rpc-user cannot contain ':'");
+        std::process::exit(2);
+    }
     if let Err(e) = cfg.limits.check() {
         eprintln!("template-provider: {e}");
         std::process::exit(2);
@@ -91,6 +140,9 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    if let Some(a) = tp.rpc_address() {
+        println!("Bitcoin Core RPC subset on http://{a}");
+    }
     let mut events = tp.subscribe();
     loop {
         tokio::select! {

@@ -1,50 +1,13 @@
 //! The template provider over a real socket, as any pool would use it.
 
-use binary_sv2::{IntoStatic, Str0255};
-use common_messages_sv2::SetupConnection;
-use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
+mod common;
+
+use binary_sv2::Str0255;
+use common::{client, recv, send, setup};
 use roles_logic_sv2::parsers::{AnyMessage, CommonMessages, TemplateDistribution};
 use std::time::Duration;
 use template_distribution_sv2::{CoinbaseOutputConstraints, RequestTransactionData};
 use template_provider::{Config, TemplateProvider};
-
-async fn send(c: &Connection, m: impl Into<AnyMessage<'static>>) {
-    let m: AnyMessage = m.into();
-    c.sender.send(m.to_frame().unwrap()).await.unwrap();
-}
-
-async fn recv(c: &Connection) -> AnyMessage<'static> {
-    let f = tokio::time::timeout(Duration::from_secs(10), c.receiver.recv())
-        .await
-        .expect("answer in time")
-        .expect("open");
-    AnyMessage::parse_frame(&f).unwrap().into_static()
-}
-
-fn setup(protocol: u8) -> CommonMessages<'static> {
-    let s = |v: &str| Str0255::new(v.as_bytes().to_vec()).unwrap();
-    CommonMessages::SetupConnection(SetupConnection {
-        protocol,
-        min_version: 2,
-        max_version: 2,
-        flags: 0,
-        endpoint_host: s("127.0.0.1"),
-        endpoint_port: 0,
-        vendor: s("test"),
-        hardware_version: s(""),
-        firmware: s(""),
-        device_id: s(""),
-    })
-}
-
-async fn client(tp: &TemplateProvider) -> Connection {
-    let stream = tokio::net::TcpStream::connect(tp.local_addr())
-        .await
-        .unwrap();
-    with_tokio::connect(stream, Security::Plain, ConnectionConfig::default())
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn templates_transactions_and_errors() {
