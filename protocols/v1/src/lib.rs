@@ -3,7 +3,8 @@
 //! Stratum V1 as the installed base of miners and pools speaks it: typed messages for every
 //! method real software sends, lenient parsing of what it actually puts on the wire, a bounded
 //! line reader, sans-IO state for both ends ([`server::Server`], [`client::Client`]) and the
-//! share math a server needs ([`share`]).
+//! share math a server needs ([`share`]). What one miner can make a server hold is bounded
+//! (worker names, jobs), and time is passed in ([`server::Server::set_now`]), never read.
 //!
 //! ```
 //! use sv1_api::{client::Client, server::{Server, ServerConfig, ServerEvent}};

@@ -5,6 +5,13 @@
 //! size, version bits under the negotiated mask, duplicate, difficulty) and reports events for
 //! the application. The application sends jobs and difficulty through [`Server::notify`] and
 //! [`Server::set_difficulty`], which return the lines to write.
+//!
+//! What one peer can make it hold is bounded: at most [`ServerConfig::max_workers`] worker
+//! names of at most [`ServerConfig::max_worker_name_len`] bytes, [`ServerConfig::max_jobs`]
+//! jobs, and per job the 8-byte keys of the shares it accepted.
+//!
+//! The server reads no clock: the application passes the time in with [`Server::set_now`]
+//! (Unix seconds), which bounds how far in the future a share's nTime may be.
 
 use crate::error::{codes, Sv1Error};
 use crate::json_rpc::{Id, Message};
@@ -25,6 +32,15 @@ pub struct ServerConfig {
     /// Past jobs kept so that a share for a job sent shortly before a new one is still
     /// judged, not answered "job not found".
     pub max_jobs: usize,
+    /// Distinct worker names one connection may authorize; an authorize for one more name is
+    /// refused (result false, error 24). A farm behind one connection uses one name per rig,
+    /// rarely more than a few dozen.
+    pub max_workers: usize,
+    /// Longest worker name accepted, in bytes (payout address, a dot and a rig name fit).
+    pub max_worker_name_len: usize,
+    /// How far past the current time a share's nTime may be, in seconds: Bitcoin refuses a
+    /// block whose time is more than 2 hours ahead of the network's.
+    pub max_ntime_ahead_secs: u32,
 }
 
 impl Default for ServerConfig {
@@ -35,6 +51,9 @@ impl Default for ServerConfig {
             initial_difficulty: 1.0,
             version_rolling_mask: 0x1fff_e000,
             max_jobs: 8,
+            max_workers: 64,
+            max_worker_name_len: 256,
+            max_ntime_ahead_secs: 7200,
         }
     }
 }
@@ -54,6 +73,12 @@ pub enum ServerEvent {
         minimum_difficulty: Option<f64>,
     },
     SuggestedDifficulty(f64),
+    /// An authorize for a new name was refused because the connection already has
+    /// [`ServerConfig::max_workers`] names. Reported once per connection (the refusals go on),
+    /// so that an application logs it once, not once per line.
+    TooManyWorkers {
+        max_workers: usize,
+    },
     ShareAccepted {
         worker: String,
         job_id: String,
@@ -76,6 +101,20 @@ pub enum ServerEvent {
     BadLine(Sv1Error),
 }
 
+/// The reason given for a share whose nTime is before its job's or too far ahead.
+pub const NTIME_OUT_OF_RANGE: &str = "ntime out of range";
+
+/// A refused request answered as deployed pools do: `false`, with the error beside it (miners
+/// read one or the other).
+fn refusal(id: Id, code: i64, reason: &str) -> String {
+    Message::Response {
+        id,
+        result: json!(false),
+        error: Some(crate::json_rpc::RpcError::new(code, reason)),
+    }
+    .to_line()
+}
+
 /// Lines to write and events to handle.
 #[derive(Debug, Default)]
 pub struct Output {
@@ -94,8 +133,16 @@ pub struct Server {
     cfg: ServerConfig,
     subscribed: bool,
     authorized: HashSet<String>,
+    /// Whether [`ServerEvent::TooManyWorkers`] was reported.
+    too_many_workers_reported: bool,
+    /// The mask the miner asked for in mining.configure (all bits when it named none).
+    version_mask_requested: Option<u32>,
     version_mask: Option<u32>,
+    /// BIP310 minimum-difficulty: the difficulty never goes below it.
+    minimum_difficulty: Option<f64>,
     difficulty: f64,
+    /// Unix seconds, as the application last said ([`Server::set_now`]).
+    now: Option<u32>,
     jobs: VecDeque<Job>,
     /// Shares seen, by job: 8 bytes of each header hash (the same header is the same work),
     /// so a miner's duplicate set stays small however many shares it sends.
@@ -113,7 +160,11 @@ impl Server {
             cfg,
             subscribed: false,
             authorized: HashSet::new(),
+            too_many_workers_reported: false,
+            version_mask_requested: None,
             version_mask: None,
+            minimum_difficulty: None,
+            now: None,
             jobs: VecDeque::new(),
             seen: HashMap::new(),
             extranonce_subscribed: false,
@@ -143,6 +194,42 @@ impl Server {
     }
     pub fn difficulty(&self) -> f64 {
         self.difficulty
+    }
+    /// The least difficulty the miner asked for (BIP310 minimum-difficulty), if it did.
+    pub fn minimum_difficulty(&self) -> Option<f64> {
+        self.minimum_difficulty
+    }
+
+    /// The current time in Unix seconds. The server never reads a clock; call this before
+    /// [`Server::handle_line`] (once a second is enough). Shares whose nTime is more than
+    /// [`ServerConfig::max_ntime_ahead_secs`] past it are refused. Until it is called, and
+    /// whenever it is behind, the newest job's nTime stands in for it: a clock that lags the
+    /// upstream's must not make every honest share look as if it came from the future.
+    pub fn set_now(&mut self, unix_secs: u32) {
+        self.now = Some(unix_secs);
+    }
+
+    /// Change the version bits miners may roll (after a failover to an upstream with other
+    /// rules, for instance). A miner that negotiated version rolling gets the part of the mask
+    /// it asked for that is still allowed, announced by the returned `mining.set_version_mask`
+    /// line (`None` when its mask does not change, or when it never negotiated rolling: BIP310
+    /// lets the server send the message only after a successful negotiation). Shares from now
+    /// on are judged under the new mask, even for jobs sent before.
+    pub fn set_version_rolling_mask(&mut self, allowed: u32) -> Option<String> {
+        self.cfg.version_rolling_mask = allowed;
+        let (Some(old), Some(requested)) = (self.version_mask, self.version_mask_requested) else {
+            return None;
+        };
+        let mask = requested & allowed;
+        if mask == old {
+            return None;
+        }
+        self.version_mask = Some(mask);
+        Some(
+            ServerMessage::SetVersionMask(mask)
+                .to_message(Id::Null)
+                .to_line(),
+        )
     }
     pub fn target(&self) -> [u8; 32] {
         share::target_from_difficulty(self.difficulty)
@@ -175,7 +262,9 @@ impl Server {
     pub fn notify(&mut self, notify: Notify) -> String {
         if notify.clean_jobs {
             self.jobs.clear();
-            self.seen.clear();
+            // The same job sent again (to apply a new difficulty at once) is the same work:
+            // its shares stay duplicates.
+            self.seen.retain(|job_id, _| *job_id == notify.job_id);
         }
         while self.jobs.len() >= self.cfg.max_jobs.max(1) {
             if let Some(old) = self.jobs.pop_front() {
@@ -193,8 +282,13 @@ impl Server {
     }
 
     /// Change the difficulty; it applies to shares of jobs sent from now on, and also to older
-    /// jobs when it is lower (a miner may switch at once).
+    /// jobs when it is lower (a miner may switch at once). It never goes below the minimum the
+    /// miner asked for with BIP310 minimum-difficulty ([`Server::minimum_difficulty`]).
     pub fn set_difficulty(&mut self, difficulty: f64) -> String {
+        let difficulty = match self.minimum_difficulty {
+            Some(m) if m > difficulty => m,
+            _ => difficulty,
+        };
         self.difficulty = difficulty;
         ServerMessage::SetDifficulty(difficulty)
             .to_message(Id::Null)
@@ -293,6 +387,30 @@ impl Server {
                     );
                     return;
                 }
+                if a.name.len() > self.cfg.max_worker_name_len {
+                    let reason = format!(
+                        "worker name longer than {} bytes",
+                        self.cfg.max_worker_name_len
+                    );
+                    out.lines.push(refusal(id, codes::UNAUTHORIZED, &reason));
+                    return;
+                }
+                if !self.authorized.contains(&a.name)
+                    && self.authorized.len() >= self.cfg.max_workers.max(1)
+                {
+                    let reason = format!(
+                        "too many workers on this connection (at most {})",
+                        self.cfg.max_workers.max(1)
+                    );
+                    out.lines.push(refusal(id, codes::UNAUTHORIZED, &reason));
+                    if !self.too_many_workers_reported {
+                        self.too_many_workers_reported = true;
+                        out.events.push(ServerEvent::TooManyWorkers {
+                            max_workers: self.cfg.max_workers.max(1),
+                        });
+                    }
+                    return;
+                }
                 self.authorized.insert(a.name.clone());
                 Self::respond(out, id, json!(true));
                 out.events.push(ServerEvent::Authorized {
@@ -303,18 +421,30 @@ impl Server {
             ClientMessage::Configure(c) => {
                 let mut result = serde_json::Map::new();
                 if let Some(vr) = c.version_rolling {
-                    let mask = vr.mask.unwrap_or(u32::MAX) & self.cfg.version_rolling_mask;
+                    let requested = vr.mask.unwrap_or(u32::MAX);
+                    let mask = requested & self.cfg.version_rolling_mask;
                     let ok = mask.count_ones() >= vr.min_bit_count.unwrap_or(0);
                     result.insert("version-rolling".into(), json!(ok));
                     if ok {
                         result.insert("version-rolling.mask".into(), json!(format!("{mask:08x}")));
                         self.version_mask = Some(mask);
+                        self.version_mask_requested = Some(requested);
                     }
                 }
+                // Sent after the answer, when the miner already mines at a lower difficulty.
+                let mut raised = None;
                 if let Some(d) = c.minimum_difficulty {
                     result.insert("minimum-difficulty".into(), json!(true));
+                    self.minimum_difficulty = Some(d);
                     if d > self.difficulty {
                         self.difficulty = d;
+                        if self.subscribed {
+                            raised = Some(
+                                ServerMessage::SetDifficulty(d)
+                                    .to_message(Id::Null)
+                                    .to_line(),
+                            );
+                        }
                     }
                 }
                 if c.subscribe_extranonce {
@@ -328,6 +458,7 @@ impl Server {
                     result.insert(u.clone(), json!(false));
                 }
                 Self::respond(out, id, Value::Object(result));
+                out.lines.extend(raised);
                 out.events.push(ServerEvent::Configured {
                     version_rolling_mask: self.version_mask,
                     minimum_difficulty: c.minimum_difficulty,
@@ -377,6 +508,18 @@ impl Server {
                 s.extranonce2.len()
             );
             return Self::reject(out, id, &s, codes::UNKNOWN, &reason);
+        }
+        // nTime: not before the job's (the upstream's least), and not further ahead of now
+        // than Bitcoin accepts. Deployed pools answer both with code 20, "ntime out of range".
+        let newest = self
+            .jobs
+            .back()
+            .map_or(job.notify.ntime, |j| j.notify.ntime);
+        let now = self.now.map_or(newest, |n| n.max(newest));
+        if s.ntime < job.notify.ntime
+            || u64::from(s.ntime) > u64::from(now) + u64::from(self.cfg.max_ntime_ahead_secs)
+        {
+            return Self::reject(out, id, &s, codes::UNKNOWN, NTIME_OUT_OF_RANGE);
         }
         let mask = self.version_mask.unwrap_or(0);
         if let Some(bits) = s.version_bits {

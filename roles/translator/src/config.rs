@@ -31,6 +31,17 @@ upstream_answer_timeout_sec = 60
 
 # Prometheus metrics (GET /metrics). Remove the key to turn the endpoint off.
 metrics_address = "127.0.0.1:9184"
+
+# Worker names one miner connection may authorize; an authorize for one more name is refused
+# (result false, Sv1 error 24) and logged once for that connection.
+max_workers_per_connection = 64
+# Seconds a disconnected worker's metrics and last difficulty are kept (a miner that comes
+# back within this gets its last difficulty at once).
+worker_expiry_sec = 600
+# Workers remembered at once, connected or not (metrics series, and last difficulties by
+# name). When full, the longest-disconnected is forgotten first; when every one is connected,
+# a further worker is served but neither listed nor remembered.
+max_tracked_workers = 100000
 "#,
     roles_utils::default_limits_toml!(),
     r#"
@@ -40,6 +51,9 @@ metrics_address = "127.0.0.1:9184"
 min_individual_miner_hashrate = 1e12
 # Vardiff aims each miner at this many shares per minute.
 shares_per_minute = 6.0
+# Send only powers of two as difficulty (many ASIC firmwares need it). Rounded down, so a
+# miner never skips work the upstream would credit; never below the least difficulty above.
+difficulty_power_of_two = false
 
 # Sv2 pools or proxies, tried in priority order (lower first). When the active one fails,
 # miners stay connected and get the next one's jobs.
@@ -59,6 +73,8 @@ priority = 0
 pub struct DifficultyConfig {
     pub min_individual_miner_hashrate: f64,
     pub shares_per_minute: f64,
+    #[serde(default)]
+    pub difficulty_power_of_two: bool,
 }
 
 /// What the file holds.
@@ -78,6 +94,12 @@ pub struct TranslatorConfig {
     #[serde(default = "default_answer_timeout")]
     pub upstream_answer_timeout_sec: u64,
     pub metrics_address: Option<SocketAddr>,
+    #[serde(default = "default_max_workers")]
+    pub max_workers_per_connection: usize,
+    #[serde(default = "default_worker_expiry")]
+    pub worker_expiry_sec: u64,
+    #[serde(default = "default_max_tracked")]
+    pub max_tracked_workers: usize,
     #[serde(default)]
     pub limits: roles_utils::limits::Limits,
     pub downstream_difficulty_config: DifficultyConfig,
@@ -99,6 +121,15 @@ fn default_answer_timeout() -> u64 {
 fn default_retry() -> u64 {
     30
 }
+fn default_max_workers() -> usize {
+    64
+}
+fn default_worker_expiry() -> u64 {
+    600
+}
+fn default_max_tracked() -> usize {
+    100_000
+}
 
 /// Bytes of extranonce1 that tell miners apart (16 million miners).
 pub const MINER_ID_BYTES: usize = 3;
@@ -109,6 +140,11 @@ impl TranslatorConfig {
         let c: TranslatorConfig = toml::from_str(s).map_err(|e| e.to_string())?;
         c.check()?;
         Ok(c)
+    }
+
+    /// How long a disconnected worker is remembered.
+    pub fn worker_expiry(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.worker_expiry_sec)
     }
 
     /// Check values (after flags have overridden the file, too).
@@ -126,6 +162,15 @@ impl TranslatorConfig {
             || total > roles_logic_sv2::MAX_EXTRANONCE_LEN
         {
             return Err("downstream_extranonce2_size must be between 1 and 8".into());
+        }
+        if self.max_workers_per_connection == 0 {
+            return Err("max_workers_per_connection must be at least 1".into());
+        }
+        if self.worker_expiry_sec == 0 {
+            return Err("worker_expiry_sec must be at least 1".into());
+        }
+        if self.max_tracked_workers == 0 {
+            return Err("max_tracked_workers must be at least 1".into());
         }
         self.limits.check()
     }
@@ -147,6 +192,10 @@ mod tests {
         assert_eq!(c.downstream_extranonce2_size, 4);
         assert_eq!(c.upstreams[0].endpoint(), "127.0.0.1:34254");
         assert_eq!(c.downstream_difficulty_config.shares_per_minute, 6.0);
+        assert!(!c.downstream_difficulty_config.difficulty_power_of_two);
+        assert_eq!(c.max_workers_per_connection, 64);
+        assert_eq!(c.worker_expiry_sec, 600);
+        assert_eq!(c.max_tracked_workers, 100_000);
     }
 
     /// A config written for the reference translator (its key names) is read.
@@ -167,6 +216,9 @@ authority_pubkey = "9cEFRK5yxdVniWatZwLj9fEurt6SkbC7sqQ9VBNzSjwv9t5Wnb8"
         let c = TranslatorConfig::from_toml(doc).unwrap();
         assert_eq!(c.upstreams[0].endpoint(), "pool.example.com:3333");
         assert!(c.metrics_address.is_none());
+        // Keys it does not have take their defaults.
+        assert!(!c.downstream_difficulty_config.difficulty_power_of_two);
+        assert_eq!(c.max_workers_per_connection, 64);
     }
 
     #[test]
@@ -185,5 +237,36 @@ authority_pubkey = "9cEFRK5yxdVniWatZwLj9fEurt6SkbC7sqQ9VBNzSjwv9t5Wnb8"
         let e = TranslatorConfig::from_toml(&format!("{DEFAULT_CONFIG}\ndownstream_prot = 1"))
             .unwrap_err();
         assert!(e.contains("downstream_prot"), "{e}");
+        for (from, to, key) in [
+            (
+                "max_workers_per_connection = 64",
+                "max_workers_per_connection = 0",
+                "max_workers_per_connection",
+            ),
+            (
+                "worker_expiry_sec = 600",
+                "worker_expiry_sec = 0",
+                "worker_expiry_sec",
+            ),
+            (
+                "max_tracked_workers = 100000",
+                "max_tracked_workers = 0",
+                "max_tracked_workers",
+            ),
+            (
+                "max_tracked_workers = 100000",
+                "max_tracked_workers = -1",
+                "max_tracked_workers",
+            ),
+            (
+                "difficulty_power_of_two = false",
+                "difficulty_power_of_two = 2",
+                "difficulty_power_of_two",
+            ),
+        ] {
+            assert!(DEFAULT_CONFIG.contains(from), "{from}");
+            let e = TranslatorConfig::from_toml(&DEFAULT_CONFIG.replace(from, to)).unwrap_err();
+            assert!(e.contains(key), "{to}: {e}");
+        }
     }
 }

@@ -14,6 +14,13 @@
 //! * Lines a miner sends before the first upstream channel opens stay unread in its socket and
 //!   are answered as soon as it opens.
 //! * Per-worker metrics in the Prometheus text format ([`metrics`]).
+//! * Bounded per peer: a cap on worker names per connection (in the Sv1 server), fixed-size
+//!   per-worker state, and what is kept about disconnected workers expires on a timer and is
+//!   capped as a whole ([`expiring`]).
+//! * Difficulty policy ([`difficulty`]): vardiff between a floor and the upstream's
+//!   difficulty, optional powers of two, the miner's suggestion as a start and its BIP310
+//!   minimum as a floor. After a failover to an upstream with other version-rolling rules,
+//!   miners that negotiated rolling get `mining.set_version_mask`.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), String> {
@@ -24,10 +31,13 @@
 //! ```
 
 pub mod config;
+pub mod difficulty;
+pub mod expiring;
 pub mod metrics;
 mod miner;
 
 use config::{TranslatorConfig, MINER_ID_BYTES};
+use expiring::ExpiringMap;
 use metrics::Registry;
 use mining_sv2::{NewExtendedMiningJob, SetNewPrevHash};
 use roles_logic_sv2::extranonce::ExtranonceAllocator;
@@ -38,11 +48,11 @@ use roles_utils::upstream::{
     self, ChannelRequest, ExtranonceSplit, UpstreamCommand, UpstreamEvent,
 };
 use roles_utils::{lock, send_without_waiting};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use sv1_api::Notify;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -88,6 +98,8 @@ struct JobState {
 enum MinerUpdate {
     Notify(Arc<Notify>),
     UpstreamTarget(Target),
+    /// A new upstream link: whether it lets miners roll version bits.
+    VersionRolling(bool),
 }
 
 /// Where the pool's answer to a forwarded share goes.
@@ -117,8 +129,9 @@ struct Shared {
     up: watch::Sender<bool>,
     ids: Mutex<ExtranonceAllocator>,
     registry: Arc<Registry>,
-    /// Last difficulty of each worker name, for miners that reconnect.
-    last_difficulty: Mutex<HashMap<String, f64>>,
+    /// Last difficulty of each worker name, for miners that reconnect: held while a
+    /// connection uses the name, expired `worker_expiry_sec` after, capped in number.
+    last_difficulty: Mutex<ExpiringMap<String, f64>>,
     stats: Arc<Stats>,
 }
 
@@ -152,6 +165,7 @@ impl Translator {
         let en2 = cfg.downstream_extranonce2_size as usize;
         let registry = Arc::new(Registry::new(
             &upstreams.iter().map(|u| u.endpoint()).collect::<Vec<_>>(),
+            cfg.max_tracked_workers,
         ));
         let mut tasks = JoinSet::new();
         let metrics_addr = match cfg.metrics_address {
@@ -186,7 +200,7 @@ impl Translator {
                     .map_err(|e| format!("downstream_extranonce2_size: {e}"))?,
             ),
             registry,
-            last_difficulty: Mutex::new(HashMap::new()),
+            last_difficulty: Mutex::new(ExpiringMap::new(cfg.max_tracked_workers)),
             stats: Arc::new(Stats::default()),
             cfg,
         });
@@ -197,6 +211,7 @@ impl Translator {
             commands_rx,
         ));
         tasks.spawn(upstream_events(shared.clone(), events_rx));
+        tasks.spawn(expire_workers(shared.clone()));
         let gate = Gate::new(shared.cfg.limits.clone(), shared.cfg.max_connections);
         let s = shared.clone();
         tasks.spawn(accept_loop(listener, gate, move |stream, admitted| {
@@ -233,9 +248,32 @@ impl Translator {
         self.shared.registry.clone()
     }
 
+    /// Worker names whose last difficulty is remembered (connected or not yet expired).
+    pub fn remembered_worker_names(&self) -> usize {
+        lock(&self.shared.last_difficulty).len()
+    }
+
     /// Stop serving and close every connection.
     pub fn shutdown(mut self) {
         self.tasks.abort_all();
+    }
+}
+
+/// Forget disconnected workers (metrics and last difficulty) `worker_expiry_sec` after they
+/// left, on a timer: not when /metrics happens to be scraped.
+async fn expire_workers(shared: Arc<Shared>) {
+    let after = shared.cfg.worker_expiry();
+    let every = (after / 4).clamp(Duration::from_millis(100), Duration::from_secs(10));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = Instant::now();
+        let series = shared.registry.expire(now, after);
+        let names = lock(&shared.last_difficulty).expire(now, after);
+        if series + names > 0 {
+            tracing::debug!(series, names, "forgot disconnected workers");
+        }
     }
 }
 
@@ -286,6 +324,11 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
                 let _ = shared
                     .updates
                     .send(MinerUpdate::UpstreamTarget(info.target));
+                // Before the link's first job: miners that negotiated version rolling learn
+                // the new link's mask (each miner's server sends it only if theirs changes).
+                let _ = shared
+                    .updates
+                    .send(MinerUpdate::VersionRolling(info.version_rolling()));
                 shared.registry.set_upstream_up(&info.endpoint, true);
                 shared
                     .stats

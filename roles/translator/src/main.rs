@@ -37,6 +37,18 @@ struct Args {
     /// Overrides [downstream_difficulty_config] shares_per_minute.
     #[arg(long)]
     shares_per_minute: Option<f64>,
+    /// Overrides [downstream_difficulty_config] difficulty_power_of_two (true or false).
+    #[arg(long)]
+    difficulty_power_of_two: Option<bool>,
+    /// Overrides max_workers_per_connection.
+    #[arg(long)]
+    max_workers_per_connection: Option<usize>,
+    /// Overrides worker_expiry_sec.
+    #[arg(long)]
+    worker_expiry_sec: Option<u64>,
+    /// Overrides max_tracked_workers.
+    #[arg(long)]
+    max_tracked_workers: Option<usize>,
 }
 
 #[tokio::main]
@@ -74,6 +86,18 @@ async fn main() {
     }
     if let Some(v) = a.shares_per_minute {
         cfg.downstream_difficulty_config.shares_per_minute = v;
+    }
+    if let Some(v) = a.difficulty_power_of_two {
+        cfg.downstream_difficulty_config.difficulty_power_of_two = v;
+    }
+    if let Some(v) = a.max_workers_per_connection {
+        cfg.max_workers_per_connection = v;
+    }
+    if let Some(v) = a.worker_expiry_sec {
+        cfg.worker_expiry_sec = v;
+    }
+    if let Some(v) = a.max_tracked_workers {
+        cfg.max_tracked_workers = v;
     }
     let t = Translator::start(cfg).await.unwrap_or_else(|e| {
         eprintln!("translator: {e}");

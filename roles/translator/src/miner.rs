@@ -1,16 +1,17 @@
 //! One Sv1 miner: its [`sv1_api::server::Server`], its vardiff, and the road of its shares to
 //! the upstream and back.
 
+use crate::difficulty::Policy;
 use crate::metrics::WorkerKey;
 use crate::{Answer, MinerUpdate, Route, Shared};
 use roles_logic_sv2::target;
 use roles_logic_sv2::vardiff::Vardiff;
 use roles_utils::downstream::{Admitted, SetupExpiry};
 use roles_utils::upstream::{Submit, UpstreamCommand};
-use roles_utils::{lock, now_ms};
+use roles_utils::{lock, monotonic_ms, now_ms};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use sv1_api::server::{Server, ServerConfig, ServerEvent};
 use sv1_api::{codes, LineReader};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,6 +21,16 @@ use tokio::sync::{broadcast, mpsc};
 
 /// BIP320's version bits: what miners may roll when the upstream allows rolling.
 const BIP320_MASK: u32 = 0x1fff_e000;
+
+/// The version bits miners may roll on an upstream link.
+pub(crate) fn version_mask(version_rolling: bool) -> u32 {
+    if version_rolling {
+        BIP320_MASK
+    } else {
+        0
+    }
+}
+
 /// Longest line a miner may send (real ones are a few hundred bytes).
 const MAX_LINE: usize = 16 * 1024;
 /// Jobs a miner may still submit to: enough for the template refreshes between two blocks.
@@ -41,18 +52,34 @@ fn sv1_error(code: &str) -> (i64, &'static str) {
     }
 }
 
+/// A worker name authorized on this connection, and what the translator keeps for it.
+struct HeldWorker {
+    key: WorkerKey,
+    /// Whether the metrics list it (false when the registry was full).
+    listed: bool,
+    /// Whether its last difficulty is remembered (false when that map was full).
+    remembered: bool,
+}
+
 struct Miner<'a> {
     shared: &'a Shared,
     peer: SocketAddr,
     server: Server,
     vardiff: Vardiff,
-    /// Least difficulty (the configured minimum hashrate's).
-    floor: f64,
-    /// Most difficulty: the upstream's, so nothing the pool would credit is dropped here.
-    ceiling: Option<f64>,
-    workers: Vec<WorkerKey>,
+    /// Floor, ceiling (the upstream's difficulty, so nothing the pool would credit is
+    /// dropped here), power-of-two rounding and the miner's own minimum.
+    policy: Policy,
+    /// Whether the miner suggested a difficulty on this connection (it then starts there,
+    /// not at the last difficulty of its name).
+    suggested: bool,
+    /// At most `max_workers_per_connection`: the Sv1 server refuses more names.
+    workers: Vec<HeldWorker>,
     reply: mpsc::Sender<Answer>,
     out: String,
+}
+
+fn unix_secs() -> u32 {
+    (now_ms() / 1000).min(u32::MAX as u64) as u32
 }
 
 pub(crate) async fn serve(stream: TcpStream, mut admitted: Admitted, shared: &Shared) {
@@ -89,13 +116,20 @@ pub(crate) async fn serve(stream: TcpStream, mut admitted: Admitted, shared: &Sh
         )
     };
     let dc = &shared.cfg.downstream_difficulty_config;
-    let floor = difficulty_for(dc.min_individual_miner_hashrate, dc.shares_per_minute);
+    let policy = Policy {
+        floor: difficulty_for(dc.min_individual_miner_hashrate, dc.shares_per_minute),
+        ceiling: None,
+        power_of_two: dc.difficulty_power_of_two,
+        miner_minimum: None,
+    };
     let mut server = Server::new(ServerConfig {
         extranonce1: range.prefix().to_vec(),
         extranonce2_size: range.rollable(),
-        initial_difficulty: floor,
-        version_rolling_mask: if version_rolling { BIP320_MASK } else { 0 },
+        initial_difficulty: policy.apply(policy.floor),
+        version_rolling_mask: version_mask(version_rolling),
         max_jobs: MAX_JOBS,
+        max_workers: shared.cfg.max_workers_per_connection,
+        ..ServerConfig::default()
     });
     if let Some(n) = current {
         // Kept for the subscribe answer, which sends it.
@@ -106,13 +140,14 @@ pub(crate) async fn serve(stream: TcpStream, mut admitted: Admitted, shared: &Sh
         shared,
         peer,
         server,
+        // Monotonic: a wall clock set back or forward must not make vardiff jump.
         vardiff: Vardiff::new(
             dc.shares_per_minute,
             dc.min_individual_miner_hashrate,
-            now_ms(),
+            monotonic_ms(),
         ),
-        floor,
-        ceiling: None,
+        policy,
+        suggested: false,
         workers: Vec::new(),
         reply,
         out: String::new(),
@@ -164,8 +199,19 @@ pub(crate) async fn serve(stream: TcpStream, mut admitted: Admitted, shared: &Sh
                 match u {
                     Ok(MinerUpdate::Notify(n)) => m.on_notify(&n),
                     Ok(MinerUpdate::UpstreamTarget(t)) => m.on_upstream_target(t),
+                    Ok(MinerUpdate::VersionRolling(allowed)) => m.on_version_rolling(allowed),
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let cur = lock(&shared.state).current.clone();
+                        // Catch up with everything the missed updates said.
+                        let (cur, t, rolling) = {
+                            let st = lock(&shared.state);
+                            (st.current.clone(), st.upstream_target, st.link.as_ref().map(|l| l.version_rolling))
+                        };
+                        if let Some(t) = t {
+                            m.on_upstream_target(t);
+                        }
+                        if let Some(r) = rolling {
+                            m.on_version_rolling(r);
+                        }
                         if let Some(n) = cur {
                             let mut n = (*n).clone();
                             n.clean_jobs = true;
@@ -191,8 +237,14 @@ pub(crate) async fn serve(stream: TcpStream, mut admitted: Admitted, shared: &Sh
             }
         }
     }
-    for k in &m.workers {
-        shared.registry.worker_down(k);
+    let now = Instant::now();
+    for w in &m.workers {
+        if w.listed {
+            shared.registry.worker_down(&w.key, now);
+        }
+        if w.remembered {
+            lock(&shared.last_difficulty).release(&w.key.worker, now);
+        }
     }
     let _ = lock(&shared.ids).release(&range);
 }
@@ -230,6 +282,38 @@ impl Miner<'_> {
         }
     }
 
+    /// A worker name authorized (the Sv1 server caps how many per connection).
+    fn on_authorized(&mut self, worker: String) {
+        let key = self.key(&worker);
+        if self.workers.iter().any(|w| w.key == key) {
+            return; // authorized again: nothing new to keep
+        }
+        // A miner that comes back gets its last difficulty at once (unless it suggested one).
+        let current = self.server.difficulty();
+        let (remembered, last) = {
+            let mut map = lock(&self.shared.last_difficulty);
+            let mut fresh = false;
+            let held = map.hold(worker.clone(), || {
+                fresh = true;
+                current
+            });
+            (held.is_some(), held.filter(|_| !fresh).map(|d| *d))
+        };
+        let listed = self
+            .shared
+            .registry
+            .worker_up(key.clone(), current, Instant::now());
+        self.workers.push(HeldWorker {
+            key,
+            listed,
+            remembered,
+        });
+        if let Some(d) = last.filter(|_| !self.suggested) {
+            self.restart_at(d);
+        }
+        self.record_difficulty(self.server.difficulty());
+    }
+
     fn on_notify(&mut self, n: &sv1_api::Notify) {
         let line = self.server.notify(n.clone());
         if self.server.is_subscribed() {
@@ -239,10 +323,19 @@ impl Miner<'_> {
 
     fn on_upstream_target(&mut self, t: target::Target) {
         self.server.set_forward_target(Some(t));
-        let ceiling = target::difficulty(&t);
-        self.ceiling = Some(ceiling);
-        if self.server.difficulty() > ceiling {
-            self.set_difficulty(ceiling);
+        self.policy.ceiling = Some(target::difficulty(&t));
+        let d = self.policy.apply(self.server.difficulty());
+        if d < self.server.difficulty() {
+            self.set_difficulty(d);
+        }
+    }
+
+    /// A new upstream link allows version rolling, or not: miners that negotiated rolling are
+    /// told their new mask with mining.set_version_mask.
+    fn on_version_rolling(&mut self, allowed: bool) {
+        if let Some(line) = self.server.set_version_rolling_mask(version_mask(allowed)) {
+            tracing::debug!(peer = %self.peer, allowed, "new version-rolling mask");
+            self.out.push_str(&line);
         }
     }
 
@@ -251,23 +344,52 @@ impl Miner<'_> {
         if self.server.is_subscribed() {
             self.out.push_str(&line);
         }
-        for k in &self.workers {
-            self.shared.registry.set_difficulty(k, d);
-            lock(&self.shared.last_difficulty).insert(k.worker.clone(), d);
+        // The server keeps to the miner's BIP310 minimum: record what it sent.
+        self.record_difficulty(self.server.difficulty());
+    }
+
+    /// The metrics and the last difficulty of every worker name of this connection.
+    fn record_difficulty(&self, d: f64) {
+        for w in self.workers.iter().filter(|w| w.listed) {
+            self.shared.registry.set_difficulty(&w.key, d);
+        }
+        let mut last = lock(&self.shared.last_difficulty);
+        for w in self.workers.iter().filter(|w| w.remembered) {
+            if let Some(v) = last.get_mut(&w.key.worker) {
+                *v = d;
+            }
         }
     }
 
-    /// Vardiff: a new difficulty when the share rate is off, between the floor and the
-    /// upstream's difficulty.
+    /// Start again from `wanted` (within the policy): the difficulty, vardiff's estimate and,
+    /// so that a higher difficulty applies at once, the current job re-sent as clean.
+    fn restart_at(&mut self, wanted: f64) {
+        let d = self.policy.apply(wanted);
+        if (d - self.server.difficulty()).abs() <= f64::EPSILON * d {
+            return;
+        }
+        self.set_difficulty(d);
+        let d = self.server.difficulty();
+        let spm = self
+            .shared
+            .cfg
+            .downstream_difficulty_config
+            .shares_per_minute;
+        self.vardiff
+            .reset(d * 4_294_967_296.0 * spm / 60.0, monotonic_ms());
+        if let Some(mut n) = self.server.current_job().cloned() {
+            n.clean_jobs = true;
+            self.on_notify(&n);
+        }
+    }
+
+    /// Vardiff: a new difficulty when the share rate is off, within the policy.
     fn retarget(&mut self) {
         let current = target::from_difficulty(self.server.difficulty());
-        let Some(t) = self.vardiff.poll(now_ms(), &current) else {
+        let Some(t) = self.vardiff.poll(monotonic_ms(), &current) else {
             return;
         };
-        let mut d = target::difficulty(&t).max(self.floor);
-        if let Some(c) = self.ceiling {
-            d = d.min(c);
-        }
+        let d = self.policy.apply(target::difficulty(&t));
         // A lower difficulty applies at once, a higher one from the next job (Sv1 custom).
         if (d - self.server.difficulty()).abs() > f64::EPSILON * d {
             self.set_difficulty(d);
@@ -275,6 +397,8 @@ impl Miner<'_> {
     }
 
     async fn on_line(&mut self, line: &str) {
+        // For the nTime bound of shares; the Sv1 server reads no clock itself.
+        self.server.set_now(unix_secs());
         let out = self.server.handle_line(line);
         for l in out.lines {
             self.out.push_str(&l);
@@ -287,37 +411,30 @@ impl Miner<'_> {
     async fn on_event(&mut self, e: ServerEvent) {
         let stats = &self.shared.stats;
         match e {
-            ServerEvent::Authorized { worker, .. } => {
-                let key = self.key(&worker);
-                if !self.workers.contains(&key) {
-                    self.workers.push(key.clone());
+            ServerEvent::Authorized { worker, .. } => self.on_authorized(worker),
+            ServerEvent::TooManyWorkers { max_workers } => tracing::warn!(
+                peer = %self.peer,
+                "refusing worker names past max_workers_per_connection ({max_workers}) on this connection (logged once)"
+            ),
+            ServerEvent::Configured {
+                minimum_difficulty: Some(m),
+                ..
+            } => {
+                // BIP310: never below what the miner asked as minimum (the server has raised
+                // its difficulty already; this rounds it when the policy rounds).
+                self.policy.miner_minimum = Some(m);
+                let d = self.policy.apply(self.server.difficulty());
+                if d != self.server.difficulty() {
+                    self.set_difficulty(d);
                 }
-                // A miner that comes back gets its last difficulty at once.
-                let last = lock(&self.shared.last_difficulty).get(&worker).copied();
-                let d = match last {
-                    Some(d) if (d - self.server.difficulty()).abs() > f64::EPSILON * d => {
-                        let d = self.ceiling.map_or(d, |c| d.min(c));
-                        self.set_difficulty(d);
-                        let hashrate = d
-                            * 4_294_967_296.0
-                            * self
-                                .shared
-                                .cfg
-                                .downstream_difficulty_config
-                                .shares_per_minute
-                            / 60.0;
-                        self.vardiff.reset(hashrate, now_ms());
-                        if let Some(n) = self.server.current_job().cloned() {
-                            let mut n = n;
-                            n.clean_jobs = true;
-                            self.on_notify(&n);
-                        }
-                        d
-                    }
-                    _ => self.server.difficulty(),
-                };
-                self.shared.registry.worker_up(key, d);
-                lock(&self.shared.last_difficulty).insert(worker, d);
+            }
+            ServerEvent::SuggestedDifficulty(d) => {
+                // The miner starts at its suggestion, kept within the floor and the upstream's
+                // difficulty. Deployed pools do the same with a suggestion outside their
+                // bounds: they clamp it to their least (or greatest) difficulty and still
+                // answer true, rather than refuse it.
+                self.suggested = true;
+                self.restart_at(d);
             }
             ServerEvent::ShareAccepted {
                 worker,
@@ -333,7 +450,9 @@ impl Miner<'_> {
                 let key = self.key(&worker);
                 self.shared.registry.share_sent(&key, job_difficulty);
                 let Some(id) = held else {
-                    self.shared.registry.share_accepted(&key, job_difficulty);
+                    self.shared
+                        .registry
+                        .share_accepted(&key, job_difficulty, Instant::now());
                     return;
                 };
                 self.forward(id, worker, &job_id, &extranonce2, &header, job_difficulty)
@@ -417,7 +536,9 @@ impl Miner<'_> {
         let key = self.key(&a.worker);
         let line = match &a.result {
             Ok(()) => {
-                self.shared.registry.share_accepted(&key, a.difficulty);
+                self.shared
+                    .registry
+                    .share_accepted(&key, a.difficulty, Instant::now());
                 self.server.answer_held(a.id, Ok(()))
             }
             Err(code) => {

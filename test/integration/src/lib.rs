@@ -288,6 +288,97 @@ pub fn translator_config(
     cfg
 }
 
+/// A minimal Sv2 upstream (plain TCP) whose SetupConnection.Success carries `setup_flags`
+/// (for instance REQUIRES_FIXED_VERSION, which our pool never sends): it opens one extended
+/// channel with a hard target, sends one job and its prev hash, and ignores shares. Runs
+/// until the returned task is aborted.
+pub async fn start_fake_upstream(setup_flags: u32) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    use binary_sv2::{Seq0255, B032, B064K};
+    use common_messages_sv2::SetupConnectionSuccess;
+    use mining_sv2::{NewExtendedMiningJob, OpenExtendedMiningChannelSuccess, SetNewPrevHash};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            conns.spawn(async move {
+                let Ok(conn) =
+                    with_tokio::connect(stream, Security::Plain, ConnectionConfig::default()).await
+                else {
+                    return;
+                };
+                let mut channel_id = 0;
+                while let Ok(m) = roles_utils::recv(&conn).await {
+                    let send = |m: AnyMessage<'static>| roles_utils::send(&conn, m);
+                    let _ = match m {
+                        AnyMessage::Common(CommonMessages::SetupConnection(_)) => {
+                            send(
+                                CommonMessages::SetupConnectionSuccess(SetupConnectionSuccess {
+                                    used_version: SV2_PROTOCOL_VERSION,
+                                    flags: setup_flags,
+                                })
+                                .into(),
+                            )
+                            .await
+                        }
+                        AnyMessage::Mining(Mining::OpenExtendedMiningChannel(o)) => {
+                            channel_id += 1;
+                            let target = roles_logic_sv2::target::from_difficulty(1e12);
+                            let _ = send(
+                                Mining::OpenExtendedMiningChannelSuccess(
+                                    OpenExtendedMiningChannelSuccess {
+                                        request_id: o.request_id,
+                                        channel_id,
+                                        target: U256(target),
+                                        extranonce_size: o.min_extranonce_size.max(8),
+                                        extranonce_prefix: B032::new(vec![0xfa, 0x4e]).unwrap(),
+                                        group_channel_id: 0,
+                                    },
+                                )
+                                .into(),
+                            )
+                            .await;
+                            let _ = send(
+                                Mining::NewExtendedMiningJob(NewExtendedMiningJob {
+                                    channel_id,
+                                    job_id: 1,
+                                    min_ntime: None,
+                                    version: 0x2000_0000,
+                                    version_rolling_allowed: setup_flags
+                                        & const_sv2::mining_flags::SUCCESS_REQUIRES_FIXED_VERSION
+                                        == 0,
+                                    merkle_path: Seq0255::from_items(vec![U256([7; 32])]).unwrap(),
+                                    coinbase_tx_prefix: B064K::new(vec![1, 0, 0, 0, 1]).unwrap(),
+                                    coinbase_tx_suffix: B064K::new(vec![0xff, 0xff, 0xff, 0xff])
+                                        .unwrap(),
+                                })
+                                .into(),
+                            )
+                            .await;
+                            send(
+                                Mining::SetNewPrevHash(SetNewPrevHash {
+                                    channel_id,
+                                    job_id: 1,
+                                    prev_hash: U256([3; 32]),
+                                    min_ntime: network_helpers_sv2::unix_now(),
+                                    nbits: 0x1d00_ffff,
+                                })
+                                .into(),
+                            )
+                            .await
+                        }
+                        // Shares, hashrate updates: nothing to answer for these tests.
+                        _ => Ok(()),
+                    };
+                }
+            });
+        }
+    });
+    (addr, task)
+}
+
 /// An Sv1 miner driven by the test, on our Sv1 library.
 pub struct Sv1Miner {
     rd: tokio::net::tcp::OwnedReadHalf,
@@ -394,6 +485,18 @@ impl Sv1Miner {
 
     /// A share for the current job: one that meets `target` (or misses it when `!meets`).
     pub fn find_share(&mut self, worker: &str, target: &[u8; 32], meets: bool) -> sv1_api::Submit {
+        let ntime = self.client.current_job().expect("a job").ntime;
+        self.find_share_at(worker, target, meets, ntime)
+    }
+
+    /// [`Sv1Miner::find_share`] with the header time `ntime` instead of the job's.
+    pub fn find_share_at(
+        &mut self,
+        worker: &str,
+        target: &[u8; 32],
+        meets: bool,
+        ntime: u32,
+    ) -> sv1_api::Submit {
         let job = self.client.current_job().expect("a job").clone();
         let (en1, size) = self.client.extranonce().expect("subscribed");
         let en1 = en1.to_vec();
@@ -405,7 +508,7 @@ impl Sv1Miner {
             worker: worker.into(),
             job_id: job.job_id.clone(),
             extranonce2: en2,
-            ntime: job.ntime,
+            ntime,
             nonce: 0,
             version_bits: mask.map(|m| 0x0000_4000 & m),
         };

@@ -198,7 +198,18 @@ async fn messages_before_the_upstream_opens_are_answered_when_it_does() {
 /// and mine the restarted pool's jobs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_restart_keeps_miners_and_never_fakes_an_accept() {
-    let tp = start_tp(free_addr(), 1e6).await;
+    // No template refreshes: finding a share at the pool's target takes a debug build tens of
+    // seconds under load, long enough for 16 refreshes every 2 s to retire its job (the share
+    // was then answered "job not found" and the test failed now and then).
+    let tp = template_provider::TemplateProvider::start(template_provider::Config {
+        listen_address: free_addr(),
+        authority_secret_key: Some(tp_key()),
+        block_difficulty: 1e6,
+        template_interval: Duration::from_secs(3600),
+        ..template_provider::Config::default()
+    })
+    .await
+    .expect("template provider starts");
     let pool_addr = free_addr();
     let (pool, key) = start_pool(pool_config(pool_addr, tp.local_addr())).await;
     let t = Translator::start(translator_config(pool_addr, key, 1e3))
