@@ -63,7 +63,11 @@ fn check_line(line: &str) {
     let Message::Request { id, method, params } = msg else {
         return;
     };
-    if let Ok(Some(m)) = ClientMessage::from_request(&method, &params) {
+    if let Ok(Some(mut m)) = ClientMessage::from_request(&method, &params) {
+        // An authorize without a password is written with "" (pools expect two params).
+        if let ClientMessage::Authorize(a) = &mut m {
+            a.password.get_or_insert_with(String::new);
+        }
         let line = m.to_message(id.clone()).to_line();
         let again = match Message::parse(&line) {
             Ok(Message::Request { method, params, .. }) => {
