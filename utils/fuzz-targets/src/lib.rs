@@ -45,8 +45,11 @@ pub fn ffi_decode(data: &[u8]) {
     sv2_ffi::fuzz_decode(data);
 }
 
+/// A target's body.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its `fuzz/fuzz_targets/<name>.rs` and corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("frame", frame),
     ("common", common),
     ("mining", mining),

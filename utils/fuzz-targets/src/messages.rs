@@ -127,12 +127,15 @@ pub fn frame(data: &[u8]) {
     }
 }
 
+type Parse<'a, T> = fn(u8, &'a [u8]) -> Result<T, ParserError>;
+type ParsePrefix<'a, T> = fn(u8, &'a [u8]) -> Result<(T, &'a [u8]), ParserError>;
+
 /// One subprotocol: the first byte picks one of its messages, the rest is the payload.
 fn subprotocol<'a, T: Encodable>(
     messages: &[MessageInfo],
     data: &'a [u8],
-    parse: fn(u8, &'a [u8]) -> Result<T, ParserError>,
-    parse_prefix: fn(u8, &'a [u8]) -> Result<(T, &'a [u8]), ParserError>,
+    parse: Parse<'a, T>,
+    parse_prefix: ParsePrefix<'a, T>,
 ) {
     let Some((&pick, payload)) = data.split_first() else {
         return;

@@ -85,7 +85,7 @@ fn mining_sessions() -> Vec<Vec<u8>> {
                         nonce: seq * 7919,
                         ntime: MIN_NTIME,
                         version: 0x2000_0000,
-                        extranonce: B032::new(vec![seq as u8; 4]).expect("short"),
+                        extranonce: B032::new(vec![seq as u8; 10]).expect("short"),
                     },
                 )));
             } else {
