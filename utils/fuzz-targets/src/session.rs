@@ -7,6 +7,7 @@ use roles_logic_sv2::job::{CoinbaseConfig, JobTemplate, PayoutOutput};
 use roles_logic_sv2::mining_server::{PrevHash, ServerConfig, ServerEvent, Session};
 use roles_logic_sv2::parsers::AnyMessage;
 use roles_logic_sv2::{target, Now};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Frames with this raw extension_type (not a real extension: 0x7fff with the channel bit)
@@ -49,7 +50,11 @@ fn template(id: u64, future: bool) -> Arc<JobTemplate> {
     Arc::new(JobTemplate::from_template(&t, &cfg).expect("a valid template"))
 }
 
-fn drain(s: &mut Session, nbits: u32) {
+/// Hashes of the shares accepted so far in the session: the same header twice would be the
+/// same work credited twice.
+type Credited = HashSet<[u8; 32]>;
+
+fn drain(s: &mut Session, nbits: u32, credited: &mut Credited) {
     while let Some(m) = s.poll_message() {
         let f = m
             .to_frame()
@@ -60,11 +65,16 @@ fn drain(s: &mut Session, nbits: u32) {
         assert_eq!(back.name(), m.name());
     }
     while let Some(e) = s.poll_event() {
-        if let ServerEvent::BlockFound(b) = e {
-            assert!(
+        match e {
+            ServerEvent::BlockFound(b) => assert!(
                 target::hash_meets_target(&b.block_hash, &target::from_nbits(nbits)),
                 "a block that does not meet the network target"
-            );
+            ),
+            ServerEvent::ShareAccepted(a) => assert!(
+                credited.insert(a.hash),
+                "the same header credited twice: {a:?}"
+            ),
+            _ => {}
         }
     }
 }
@@ -75,7 +85,8 @@ fn drain(s: &mut Session, nbits: u32) {
 /// (extension_type, msg_type, payload), until one is an error that closes the connection.
 /// Frames with extension_type 0xffff are the application's commands instead (see the
 /// `CMD_*` constants): a clock tick, a new template, a new tip, flushing acknowledgements,
-/// an upstream target. Every message the session queues must encode and parse back.
+/// an upstream target. Every message the session queues must encode and parse back, a block
+/// must meet the network target, and no header may be credited twice.
 pub fn mining_session(data: &[u8]) {
     let mut pool = ExtranonceAllocator::new(vec![], 16, 4).expect("allocator");
     let range = pool.allocate().expect("a range");
@@ -94,7 +105,8 @@ pub fn mining_session(data: &[u8]) {
         nbits: EASY_NBITS,
     };
     assert!(s.on_set_new_prev_hash(tip));
-    drain(&mut s, EASY_NBITS);
+    let mut credited = Credited::new();
+    drain(&mut s, EASY_NBITS, &mut credited);
 
     let mut now = NOW_MS;
     let mut rest = data;
@@ -127,7 +139,7 @@ pub fn mining_session(data: &[u8]) {
                 }
                 _ => {}
             }
-            drain(&mut s, EASY_NBITS);
+            drain(&mut s, EASY_NBITS, &mut credited);
             continue;
         }
         let r = s.handle_frame(
@@ -136,7 +148,7 @@ pub fn mining_session(data: &[u8]) {
             f.payload,
             Now::from_unix_ms(now),
         );
-        drain(&mut s, EASY_NBITS);
+        drain(&mut s, EASY_NBITS, &mut credited);
         if r.is_err() {
             break;
         }
