@@ -22,6 +22,7 @@ pub const CMD_UPSTREAM_TARGET: u8 = 4;
 
 pub(crate) const NOW_MS: u64 = 1_700_000_000_000;
 pub(crate) const MIN_NTIME: u32 = 1_700_000_000;
+const MAX_CHANNELS: usize = 8;
 /// Regtest's nbits: about half of all hashes meet it, so block paths run too.
 const EASY_NBITS: u32 = 0x207f_ffff;
 
@@ -92,7 +93,7 @@ pub fn mining_session(data: &[u8]) {
     let range = pool.allocate().expect("a range");
     let cfg = ServerConfig {
         share_batch_size: 3,
-        max_channels: 8,
+        max_channels: MAX_CHANNELS,
         ..ServerConfig::default()
     };
     let mut s = Session::new(Arc::new(cfg), &range).expect("session");
@@ -149,6 +150,10 @@ pub fn mining_session(data: &[u8]) {
             Now::from_unix_ms(now),
         );
         drain(&mut s, EASY_NBITS, &mut credited);
+        assert!(
+            s.channel_count() <= MAX_CHANNELS,
+            "more channels than allowed"
+        );
         if r.is_err() {
             break;
         }
