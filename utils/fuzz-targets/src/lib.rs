@@ -21,10 +21,12 @@
 //! | [`tlv`] | extensions_sv2's TLV reader |
 //! | [`ffi_decode`] | the C API's decoding functions (sv2_ffi) |
 //! | [`mining_session`] | roles_logic_sv2's `mining_server::Session`, a sequence of frames |
+//! | [`jds_session`] | roles_logic_sv2's `job_declaration::JdsSession` (the pool's JDS), a sequence of frames |
 #![forbid(unsafe_code)]
 
 mod chunks;
 mod codec;
+mod jds;
 mod messages;
 pub mod seeds;
 mod session;
@@ -34,6 +36,7 @@ pub use chunks::Chunker;
 pub use codec::{
     handshake_codec, handshake_initiator, handshake_responder, noise_decoder, standard_decoder,
 };
+pub use jds::jds_session;
 pub use messages::{common, frame, job_declaration, mining, template_distribution, tlv};
 pub use session::mining_session;
 pub use sv1::{sv1_line, sv1_server};
@@ -65,4 +68,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("tlv", tlv),
     ("ffi_decode", ffi_decode),
     ("mining_session", mining_session),
+    ("jds_session", jds_session),
 ];

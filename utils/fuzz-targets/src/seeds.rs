@@ -8,7 +8,7 @@ use crate::codec::{initiator, responder, NOW};
 use crate::session::{
     CMD_FLUSH, CMD_NEW_TIP, CMD_TEMPLATE, CMD_TICK, COMMAND_EXTENSION, MIN_NTIME,
 };
-use binary_sv2::{Str0255, B032, U256};
+use binary_sv2::{Seq064K, Str0255, B016M, B0255, B032, B064K, U256};
 use common_messages_sv2::SetupConnection;
 use framing_sv2::Frame;
 use mining_sv2::{
@@ -302,6 +302,60 @@ pub fn all(frames: &[Vec<u8>]) -> Vec<(&'static str, Vec<u8>)> {
 
     for s in mining_sessions() {
         out.push(("mining_session", s));
+    }
+    for s in jds_sessions() {
+        out.push(("jds_session", s));
+    }
+    out
+}
+
+fn jds_sessions() -> Vec<Vec<u8>> {
+    use job_declaration_sv2::{
+        AllocateMiningJobToken, DeclareMiningJob, ProvideMissingTransactionsSuccess,
+    };
+    let (prefix, suffix) = crate::jds::declared_coinbase(800_000);
+    let declare = |request_id: u32, wtxids: Vec<U256>| {
+        frame_of(JobDeclaration::DeclareMiningJob(DeclareMiningJob {
+            request_id,
+            mining_job_token: B0255::new(crate::jds::TOKEN_PLACEHOLDER.to_vec()).expect("short"),
+            version: 0x2000_0000,
+            coinbase_tx_prefix: B064K::new(prefix.clone()).expect("short"),
+            coinbase_tx_suffix: B064K::new(suffix.clone()).expect("short"),
+            wtxid_list: Seq064K::from_items(wtxids).expect("short"),
+            excess_data: B064K::new(vec![]).expect("empty"),
+        }))
+    };
+    let allocate = |request_id: u32| {
+        frame_of(JobDeclaration::AllocateMiningJobToken(
+            AllocateMiningJobToken {
+                user_identifier: Str0255::new(b"alice".to_vec()).expect("short"),
+                request_id,
+            },
+        ))
+    };
+    let mut out = Vec::new();
+    for (c, flags) in [(0u8, 1u32), (0, 0), (1, 0)] {
+        let mut s = vec![c];
+        let mut setup = setup(flags);
+        setup[6] = const_sv2::PROTOCOL_JOB_DECLARATION;
+        s.extend(setup);
+        s.extend(allocate(1));
+        s.extend(declare(2, vec![]));
+        s.extend(allocate(3));
+        s.extend(declare(4, vec![U256([0x11; 32]), U256([0x22; 32])]));
+        s.extend(frame_of(JobDeclaration::ProvideMissingTransactionsSuccess(
+            ProvideMissingTransactionsSuccess {
+                request_id: 4,
+                transaction_list: Seq064K::from_items([
+                    B016M::new(vec![2, 0, 0, 0, 0, 0]).expect("short")
+                ])
+                .expect("one"),
+            },
+        )));
+        s.extend(command(CMD_TICK, &[]));
+        s.extend(command(CMD_NEW_TIP, &[]));
+        s.extend(allocate(5));
+        out.push(s);
     }
     out
 }
