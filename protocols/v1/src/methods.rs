@@ -226,11 +226,13 @@ impl ClientMessage {
         match self {
             ClientMessage::Subscribe(s) => {
                 let mut v = vec![];
-                if let Some(ua) = &s.user_agent {
-                    v.push(json!(ua));
-                    if let Some(sid) = &s.session_id {
-                        v.push(json!(sid));
-                    }
+                // Positional, like client.reconnect: a session id without a user agent
+                // needs a null in the agent's place.
+                if s.user_agent.is_some() || s.session_id.is_some() {
+                    v.push(json!(s.user_agent));
+                }
+                if let Some(sid) = &s.session_id {
+                    v.push(json!(sid));
                 }
                 Value::Array(v)
             }
@@ -534,11 +536,13 @@ impl ServerMessage {
                 wait_secs,
             } => {
                 let mut v = vec![json!(host.clone().unwrap_or_default())];
-                if let Some(p) = port {
-                    v.push(json!(p));
-                    if let Some(w) = wait_secs {
-                        v.push(json!(w));
-                    }
+                // Positional: a wait without a port needs a null in the port's place, or
+                // it would be dropped (found by the sv1_line fuzz target).
+                if port.is_some() || wait_secs.is_some() {
+                    v.push(json!(port));
+                }
+                if let Some(w) = wait_secs {
+                    v.push(json!(w));
                 }
                 Value::Array(v)
             }
@@ -594,4 +598,42 @@ pub fn parse_subscribe_result(result: &Value) -> Result<(Vec<u8>, usize), Sv1Err
         .filter(|s| (0..=32).contains(s))
         .ok_or_else(|| p.err("extranonce2_size", "missing or not 0..32"))? as usize;
     Ok((en1, size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_with_a_wait_but_no_port_keeps_the_wait() {
+        let m = ServerMessage::Reconnect {
+            host: Some("pool.example".into()),
+            port: None,
+            wait_secs: Some(0),
+        };
+        assert_eq!(m.params(), json!(["pool.example", null, 0]));
+        assert_eq!(
+            ServerMessage::from_request(RECONNECT, &m.params()).unwrap(),
+            Some(m)
+        );
+        let bare = ServerMessage::Reconnect {
+            host: None,
+            port: None,
+            wait_secs: None,
+        };
+        assert_eq!(bare.params(), json!([""]));
+    }
+
+    #[test]
+    fn subscribe_with_a_session_id_but_no_user_agent_keeps_the_session_id() {
+        let m = ClientMessage::Subscribe(Subscribe {
+            user_agent: None,
+            session_id: Some("ab".into()),
+        });
+        assert_eq!(m.params(), json!([null, "ab"]));
+        assert_eq!(
+            ClientMessage::from_request(SUBSCRIBE, &m.params()).unwrap(),
+            Some(m)
+        );
+    }
 }

@@ -53,6 +53,8 @@ mod types;
 mod arbitrary;
 #[cfg(feature = "serde")]
 mod serde_impls;
+#[cfg(feature = "serde")]
+pub use serde_impls::f32_json;
 
 pub use codec::{sum_fixed_sizes, Decodable, Encodable, IntoStatic, Reader, Writer};
 pub use error::{DecodeError, DecodeErrorDetails, DecodeErrorKind, EncodeError, EncodeErrorKind};

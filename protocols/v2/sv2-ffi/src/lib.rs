@@ -18,11 +18,13 @@
 
 mod codec;
 mod error;
+mod fuzz;
 mod messages;
 mod types;
 
 pub use codec::*;
 pub use error::*;
+pub use fuzz::fuzz_decode;
 pub use messages::*;
 pub use types::*;
 

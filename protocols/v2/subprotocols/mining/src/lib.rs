@@ -50,6 +50,7 @@ message! {
         /// Identity of the user or worker the shares are accounted to.
         pub user_identity: Str0255<'a>,
         /// Expected hash rate of the device in h/s (IEEE-754 binary32).
+        #[cfg_attr(feature = "serde", serde(with = "binary_sv2::f32_json"))]
         pub nominal_hash_rate: f32,
         /// The largest target the device accepts (its minimum difficulty).
         pub max_target: U256,
@@ -86,6 +87,7 @@ message! {
     pub struct OpenExtendedMiningChannel<'a> {
         pub request_id: u32,
         pub user_identity: Str0255<'a>,
+        #[cfg_attr(feature = "serde", serde(with = "binary_sv2::f32_json"))]
         pub nominal_hash_rate: f32,
         pub max_target: U256,
         /// The smallest extranonce the client needs to roll, in bytes.
@@ -129,6 +131,7 @@ message! {
     /// `UpdateChannel` (Client -> Server): the device's hash rate or maximum target changed.
     pub struct UpdateChannel {
         pub channel_id: u32,
+        #[cfg_attr(feature = "serde", serde(with = "binary_sv2::f32_json"))]
         pub nominal_hash_rate: f32,
         pub maximum_target: U256,
     }
