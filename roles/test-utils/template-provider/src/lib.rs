@@ -181,7 +181,7 @@ impl TemplateProvider {
         let listener = roles_utils::bind(cfg.listen_address)?;
         let local_addr = listener.local_addr()?;
         let rpc_listener = match cfg.rpc_address {
-            Some(a) => Some(TcpListener::bind(a).await?),
+            Some(a) => Some(roles_utils::bind(a)?),
             None => None,
         };
         let (public, private) = (
