@@ -548,3 +548,80 @@ async fn the_tip_reaching_the_jd_client_and_the_pool_in_either_order_is_no_reaso
     );
     assert!(pool.stats().shares_accepted.load(Ordering::Relaxed) > 0);
 }
+
+/// The JD client's template provider misbehaves: a template it cannot read, then a dropped
+/// link. The JD client keeps its downstreams, reconnects, and mines declared jobs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_provider_error_does_not_stop_the_jd_client() {
+    use integration_tests::mitm::{Direction, FrameSecurity};
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    const NEW_TEMPLATE: u8 = const_sv2::MESSAGE_TYPE_NEW_TEMPLATE;
+    let tp = node(0).await;
+    let link = Mitm::frames(
+        tp.local_addr(),
+        FrameSecurity::Noise {
+            authority: tp_key(),
+        },
+    )
+    .await;
+    let jds_addr = free_addr();
+    let (pool, pool_key) = start_pool(jds_pool_config(free_addr(), jds_addr, &tp)).await;
+    let mut cfg = jdc_config(
+        &[(pool.local_addr(), jds_addr, pool_key)],
+        &tp,
+        "FULLTEMPLATE",
+    );
+    cfg.template_provider_type = Some(jd_client_sv2::config::TemplateProviderType::Sv2Tp(
+        jd_client_sv2::config::Sv2Tp {
+            address: link.local_addr().to_string(),
+            public_key: Some(tp_key().public_key().to_base58()),
+        },
+    ));
+    let key = jdc_key(&cfg);
+    let jdc = JdClient::start(cfg).await.unwrap();
+    let mut ev = jdc.subscribe();
+    wait_mining(&mut ev, true).await;
+    let d = device(jdc.local_addr(), key, ChannelKind::Extended, "d");
+    let stats = jdc.stats();
+    wait_for("a block on a declared job", LONG, || {
+        stats.blocks_on_declared_jobs.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    // The next template is cut short (it no longer decodes); the one after closes the link.
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    let mut broken = 0;
+    link.set_rule(move |s| {
+        if s.direction != Direction::ToClient
+            || s.msg_type != NEW_TEMPLATE
+            || flag.load(Ordering::Relaxed)
+        {
+            return Fault::Pass;
+        }
+        broken += 1;
+        if broken == 1 {
+            Fault::Truncate(3)
+        } else {
+            flag.store(true, Ordering::Relaxed);
+            Fault::Close
+        }
+    });
+    wait_for("the broken template and the closed link", LONG, || {
+        done.load(Ordering::Relaxed)
+    })
+    .await;
+    let declared = stats.blocks_on_declared_jobs.load(Ordering::Relaxed);
+    wait_for(
+        "blocks on declared jobs after the link returns",
+        LONG,
+        || stats.blocks_on_declared_jobs.load(Ordering::Relaxed) > declared,
+    )
+    .await;
+    assert!(link.connections() >= 2, "the JD client reconnected");
+    assert_eq!(
+        d.stats().connections.load(Ordering::Relaxed),
+        1,
+        "the device stayed connected"
+    );
+}
