@@ -1,8 +1,11 @@
-//! `local-stack`: a template provider with a simulated chain, the pool, a mining proxy, and
-//! CPU mining devices (some on the pool, some behind the proxy), all on loopback over
-//! encrypted Sv2 connections, with a live summary.
+//! `local-stack`: a template provider with a simulated chain (and the node's RPC), the pool
+//! with its job declaration server, a mining proxy, a JD client with its own view of the
+//! template provider, a translator behind the JD client, and CPU mining devices on each, all
+//! on loopback over encrypted Sv2 connections, with a live summary.
 
 use clap::Parser;
+use jd_client_sv2::config::{JdClientConfig, Sv2Tp, TemplateProviderType};
+use jd_client_sv2::{JdClient, JdEvent, Mining};
 use mining_device::sv1::Sv1Device;
 use mining_device::{ChannelKind, Device, DeviceConfig};
 use mining_proxy_sv2::config::ProxyConfig;
@@ -11,6 +14,8 @@ use noise_sv2::AuthoritySecretKey;
 use pool_sv2::config::PoolConfig;
 use pool_sv2::Pool;
 use roles_utils::upstream::UpstreamConfig;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -20,6 +25,10 @@ use translator_sv2::Translator;
 
 /// Development key of the local template provider (public: never use it elsewhere).
 const TP_SECRET_KEY: &str = "2ZeiGcThzCtWLmFbZZNTnPyPkyKsAhLqEmeuY5wnHv2fgUHuDg";
+
+/// The node RPC's credentials (the JDS logs in with them).
+const RPC_USER: &str = "local";
+const RPC_PASSWORD: &str = "stack";
 
 /// Run a whole Stratum V2 mining stack on this machine and watch blocks being found.
 #[derive(Parser, Debug)]
@@ -35,7 +44,11 @@ struct Args {
     /// extended channels.
     #[arg(long, default_value_t = 2)]
     proxied_devices: usize,
-    /// Stratum V1 miners behind the translator.
+    /// Mining devices behind the JD client; they alternate between standard and extended
+    /// channels.
+    #[arg(long, default_value_t = 2)]
+    jd_devices: usize,
+    /// Stratum V1 miners behind the translator (which is behind the JD client).
     #[arg(long, default_value_t = 1)]
     sv1_miners: usize,
     /// Hashing threads per device.
@@ -66,17 +79,38 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         authority_secret_key: Some(tp_key),
         block_difficulty: a.block_difficulty,
         template_interval: Duration::from_secs(2),
+        // The JDS reads the mempool and submits blocks over this, as from Bitcoin Core.
+        rpc_address: Some("127.0.0.1:0".parse()?),
+        rpc_credentials: Some(format!("{RPC_USER}:{RPC_PASSWORD}")),
         ..template_provider::Config::default()
     })
     .await?;
+    let rpc = tp
+        .rpc_address()
+        .ok_or("the template provider's RPC did not start")?;
     let mut cfg = PoolConfig::default_config();
     cfg.listen_address = "127.0.0.1:0".parse()?;
     cfg.tp_address = tp.local_addr();
     cfg.tp_authority_public_key = Some(tp_key.public_key().to_base58());
     // Quick feedback on a laptop: a share every few seconds per device.
     cfg.shares_per_minute = 20.0;
+    cfg.jds = Some(pool_sv2::config::JdsConfig {
+        listen_address: "127.0.0.1:0".parse()?,
+        rpc_url: format!("http://{rpc}"),
+        rpc_user: Some(RPC_USER.into()),
+        rpc_password: Some(RPC_PASSWORD.into()),
+        rpc_cookie_file: None,
+        min_pool_payout_fraction: 1.0,
+        coinbase_only: true,
+        token_ttl_sec: 600,
+        max_tokens: 10_000,
+    });
     let pool_key = cfg.authority()?.public_key();
     let pool = Pool::start(cfg).await?;
+    let jds_address = pool.jds_addr().ok_or("the pool's JDS did not start")?;
+    let jdc_cfg = jd_client_config(pool.local_addr(), jds_address, &pool_key, &tp)?;
+    let jdc_key = jdc_cfg.authority()?.public_key();
+    let jdc = JdClient::start(jdc_cfg).await?;
     let mut pcfg = ProxyConfig::default_config();
     pcfg.listen_address = "127.0.0.1:0".parse()?;
     pcfg.shares_per_minute = 20.0;
@@ -95,8 +129,9 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     tcfg.downstream_difficulty_config
         .min_individual_miner_hashrate = 1e6;
     tcfg.downstream_difficulty_config.shares_per_minute = 20.0;
-    tcfg.upstreams[0].address = pool.local_addr().ip().to_string();
-    tcfg.upstreams[0].port = pool.local_addr().port();
+    tcfg.upstreams[0].address = jdc.local_addr().ip().to_string();
+    tcfg.upstreams[0].port = jdc.local_addr().port();
+    tcfg.upstreams[0].authority_pubkey = Some(jdc_key.to_base58());
     let translator = Translator::start(tcfg).await?;
     println!(
         "template provider {} (noise) -> pool {} (noise, authority {}) -> {} devices",
@@ -112,7 +147,14 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         a.proxied_devices
     );
     println!(
-        "                                  pool -> translator {} (Stratum V1, metrics http://{}/metrics) -> {} Sv1 miners",
+        "template provider -> JD client {} (its own templates, declared to the pool's JDS {}; node RPC http://{}) -> pool; {} devices",
+        jdc.local_addr(),
+        jds_address,
+        rpc,
+        a.jd_devices
+    );
+    println!(
+        "                                  JD client -> translator {} (Stratum V1, metrics http://{}/metrics) -> {} Sv1 miners",
         translator.local_addr(),
         translator.metrics_addr().map_or("-".into(), |m| m.to_string()),
         a.sv1_miners
@@ -151,7 +193,18 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             format!("proxied.device{i}"),
         )
     }));
+    devices.extend((0..a.jd_devices).map(|i| {
+        let kind = if i % 2 == 0 {
+            ChannelKind::Standard
+        } else {
+            ChannelKind::Extended
+        };
+        start(jdc.local_addr(), jdc_key, kind, format!("jd.device{i}"))
+    }));
     let proxy_stats = proxy.stats();
+    let jdc_stats = jdc.stats();
+    let mut jd_events = jdc.subscribe();
+    let mut blocks_seen = BlockLog::default();
     let sv1: Vec<Sv1Device> = (0..a.sv1_miners)
         .map(|i| Sv1Device::start(translator.local_addr(), format!("sv1.miner{i}"), true))
         .collect();
@@ -179,19 +232,36 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = until_deadline => break,
+            e = jd_events.recv() => match e {
+                Ok(JdEvent::BlockFound { hash, declared, solo, .. }) => {
+                    let how = match (declared, solo) {
+                        (true, _) => "on a template the JD client declared to the pool's JDS",
+                        (false, true) => "by the JD client mining solo",
+                        (false, false) => "by the JD client on a coinbase-only custom job",
+                    };
+                    blocks_seen.jd_block(hash, how);
+                }
+                Ok(JdEvent::Mining(m)) => println!("  JD client now mining {}", mining_text(&m)),
+                _ => {}
+            },
             e = blocks.recv() => {
-                if let Ok(TpEvent::BlockAccepted(b)) = e {
-                    found += 1;
-                    println!("  block found: height {} hash {} ({} transactions)", b.height, b.hash, b.transactions);
+                match e {
+                    Ok(TpEvent::BlockAccepted(b)) if b.submitted => {
+                        found += 1;
+                        blocks_seen.accepted(b.height, b.hash.to_string(), b.transactions);
+                    }
+                    Ok(TpEvent::BlockAccepted(b)) => print_block(b.height, &b.hash.to_string(), b.transactions, "by the simulated network"),
+                    _ => {}
                 }
             }
             _ = tick.tick() => {
+                blocks_seen.flush();
                 let hashes: u64 = stats.iter().map(|s| s.hashes.load(Ordering::Relaxed)).sum();
                 let rate = (hashes - last.1) as f64 / last.0.elapsed().as_secs_f64();
                 last = (Instant::now(), hashes);
                 let connected = stats.iter().filter(|s| s.connected.load(Ordering::Relaxed)).count();
                 println!(
-                    "[{:>4}s] {:.2} MH/s  devices {}/{}  pool shares accepted {} rejected {}  proxy checked {} forwarded {}  translator checked {} forwarded {}  blocks {}",
+                    "[{:>4}s] {:.2} MH/s  devices {}/{}  pool shares accepted {} rejected {}  proxy checked {} forwarded {}  JD client declared {} forwarded {}  translator checked {} forwarded {}  blocks {} (declared {})",
                     started.elapsed().as_secs(),
                     rate / 1e6,
                     connected,
@@ -200,16 +270,20 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
                     pool_stats.shares_rejected.load(Ordering::Relaxed),
                     proxy_stats.shares_accepted.load(Ordering::Relaxed),
                     proxy_stats.shares_forwarded.load(Ordering::Relaxed),
+                    jdc_stats.jobs_declared.load(Ordering::Relaxed),
+                    jdc_stats.shares_forwarded.load(Ordering::Relaxed),
                     translator_stats.shares_accepted.load(Ordering::Relaxed),
                     translator_stats.shares_forwarded.load(Ordering::Relaxed),
                     found,
+                    jdc_stats.blocks_on_declared_jobs.load(Ordering::Relaxed),
                 );
             }
         }
     }
     println!(
-        "done: {} blocks, {} shares accepted, {} rejected, chain height {}",
+        "done: {} blocks ({} on declared templates), {} shares accepted, {} rejected, chain height {}",
         found,
+        jdc_stats.blocks_on_declared_jobs.load(Ordering::Relaxed),
         pool_stats.shares_accepted.load(Ordering::Relaxed),
         pool_stats.shares_rejected.load(Ordering::Relaxed),
         tp.height()
@@ -217,8 +291,101 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     drop(devices);
     drop(sv1);
     translator.shutdown();
+    jdc.shutdown();
     proxy.shutdown();
     pool.shutdown();
     tp.shutdown();
     Ok(())
+}
+
+/// The JD client on the pool and its JDS, with templates from its own connection to the
+/// template provider, full-template mode; solo on an anyone-can-spend script if the pool goes.
+fn jd_client_config(
+    pool: SocketAddr,
+    jds: SocketAddr,
+    pool_key: &noise_sv2::AuthorityPublicKey,
+    tp: &TemplateProvider,
+) -> Result<JdClientConfig, Box<dyn std::error::Error>> {
+    let mut c = JdClientConfig::default_config();
+    c.listening_address = "127.0.0.1:0".parse()?;
+    c.shares_per_minute = 20.0;
+    c.mode = "FULLTEMPLATE".into();
+    c.upstreams = vec![jd_client_sv2::config::UpstreamConfig {
+        authority_pubkey: pool_key.to_base58(),
+        pool_address: pool.ip().to_string(),
+        pool_port: Some(pool.port()),
+        jds_address: jds.ip().to_string(),
+        jds_port: Some(jds.port()),
+        user_identity: "local.jd".into(),
+    }];
+    c.template_provider_type = Some(TemplateProviderType::Sv2Tp(Sv2Tp {
+        address: tp.local_addr().to_string(),
+        public_key: Some(
+            AuthoritySecretKey::from_str(TP_SECRET_KEY)?
+                .public_key()
+                .to_base58(),
+        ),
+    }));
+    Ok(c)
+}
+
+fn mining_text(m: &Mining) -> String {
+    match m {
+        Mining::Pool { endpoint, .. } => format!("on the pool at {endpoint}"),
+        Mining::Solo => "solo (the pool is unreachable)".into(),
+    }
+}
+
+/// Prints each block the template provider accepted with who built it. The JD client's report
+/// of a block and the template provider's acceptance come on different links, in either order.
+#[derive(Default)]
+struct BlockLog {
+    /// Blocks the JD client reported and the node has not accepted yet: hash, how it was built.
+    jd: VecDeque<(String, &'static str)>,
+    /// Accepted blocks not reported by the JD client yet: height, hash, transactions, when.
+    accepted: VecDeque<(u32, String, usize, Instant)>,
+}
+
+impl BlockLog {
+    const KEEP: usize = 64;
+
+    fn jd_block(&mut self, hash: String, how: &'static str) {
+        if let Some(i) = self.accepted.iter().position(|a| a.1 == hash) {
+            let (height, hash, txs, _) = self.accepted.remove(i).expect("position is in range");
+            return print_block(height, &hash, txs, how);
+        }
+        if self.jd.len() == Self::KEEP {
+            self.jd.pop_front();
+        }
+        self.jd.push_back((hash, how));
+    }
+
+    fn accepted(&mut self, height: u32, hash: String, transactions: usize) {
+        if let Some(i) = self.jd.iter().position(|j| j.0 == hash) {
+            let (_, how) = self.jd.remove(i).expect("position is in range");
+            return print_block(height, &hash, transactions, how);
+        }
+        if self.accepted.len() == Self::KEEP {
+            self.flush_older_than(Duration::ZERO);
+        }
+        self.accepted
+            .push_back((height, hash, transactions, Instant::now()));
+    }
+
+    /// Blocks the JD client did not report within a second came from the pool's own jobs.
+    fn flush(&mut self) {
+        self.flush_older_than(Duration::from_secs(1));
+    }
+
+    fn flush_older_than(&mut self, age: Duration) {
+        while self.accepted.front().is_some_and(|a| a.3.elapsed() >= age) {
+            if let Some((height, hash, txs, _)) = self.accepted.pop_front() {
+                print_block(height, &hash, txs, "on a pool template");
+            }
+        }
+    }
+}
+
+fn print_block(height: u32, hash: &str, transactions: usize, how: &str) {
+    println!("  block found: height {height} hash {hash} ({transactions} transactions), {how}");
 }
