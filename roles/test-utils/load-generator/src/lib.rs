@@ -155,6 +155,8 @@ pub struct StackConfig {
     /// When set, each role's stderr goes to `DIR/<role>.log`; otherwise the template
     /// provider's is dropped and the pool's is this process's.
     pub log_dir: Option<PathBuf>,
+    /// Run the pool's job declaration server (`[jds]`) on the template provider's RPC.
+    pub jds: bool,
 }
 
 impl Default for StackConfig {
@@ -169,6 +171,7 @@ impl Default for StackConfig {
             transactions: 5,
             block_interval: 0,
             log_dir: None,
+            jds: false,
         }
     }
 }
@@ -178,6 +181,8 @@ pub struct Stack {
     pub spawned: Spawned,
     pub pool: SocketAddr,
     pub pool_pid: u32,
+    /// The pool's job declaration server, with [`StackConfig::jds`].
+    pub jds: Option<SocketAddr>,
     pub template_provider: SocketAddr,
     pub template_provider_pid: u32,
 }
@@ -191,7 +196,13 @@ pub fn spawn_stack(c: &StackConfig) -> Result<Stack, String> {
         Some(p) => stderr_to(Some(&p))?,
         None => Stdio::null(),
     };
-    let tp = Command::new(bin_dir()?.join("template-provider"))
+    let rpc_addr = free_addr()?;
+    let jds_addr = if c.jds { Some(free_addr()?) } else { None };
+    let mut tp = Command::new(bin_dir()?.join("template-provider"));
+    if c.jds {
+        tp.args(["--rpc-address", &rpc_addr.to_string()]);
+    }
+    let tp = tp
         .args([
             "--listen",
             &tp_addr.to_string(),
@@ -223,6 +234,11 @@ pub fn spawn_stack(c: &StackConfig) -> Result<Stack, String> {
     if let Some(n) = c.max_connections {
         doc.push_str(&format!("max_connections = {n}\n"));
     }
+    if let Some(jds) = jds_addr {
+        doc.push_str(&format!(
+            "[jds]\nlisten_address = \"{jds}\"\nrpc_url = \"http://{rpc_addr}\"\n"
+        ));
+    }
     let pool = spawn_with_config_logged("pool", &doc, log("pool").as_deref())?;
     let pool_pid = pool.id();
     spawned.0.push(pool);
@@ -232,6 +248,7 @@ pub fn spawn_stack(c: &StackConfig) -> Result<Stack, String> {
         pool_pid,
         template_provider: tp_addr,
         template_provider_pid: tp_pid,
+        jds: jds_addr,
     })
 }
 

@@ -66,9 +66,48 @@ struct Args {
     /// With --proxy: every share also meets the upstream target and is forwarded.
     #[arg(long)]
     forward: bool,
+    /// With --spawn: put a jd-client in front of the pool (which runs its JDS on the template
+    /// provider's RPC) and measure the jd-client.
+    #[arg(long, conflicts_with = "proxy")]
+    jdc: bool,
 }
 
 const SPAWN_PROXY_KEY: &str = "9cEPtAX1LMxAUDUC5TAAwaPB5D7nipxiwMyzwMHUj2cmqmHUCx4";
+/// The jd-client's default (public, development) authority key.
+const SPAWN_JDC_KEY: &str = "9cDwWSW3k6XwifmY1gLC25aV9RGLMSmR8AF9N7uxK3hwZYfTZWd";
+const SPAWN_JDC_SECRET: &str = "21pXJ4N3GxEFYWvYMRVuSrUdokN91ccy8rXdVdLFVQUddJQ2LC";
+
+/// A template provider with its RPC, a pool with its JDS, and a jd-client in front (full
+/// template mode; its vardiff lets every share through, the pool's none of them).
+fn spawn_jdc() -> Result<(Spawned, SocketAddr, AuthorityPublicKey, u32), String> {
+    let stack = load_generator::spawn_stack(&load_generator::StackConfig {
+        pool_spm: "6".into(),
+        jds: true,
+        ..load_generator::StackConfig::default()
+    })?;
+    let mut spawned = stack.spawned;
+    let jds = stack.jds.ok_or("the pool's JDS did not start")?;
+    let jdc_addr = free_addr()?;
+    let doc = format!(
+        "listening_address = \"{jdc_addr}\"\nauthority_secret_key = \"{SPAWN_JDC_SECRET}\"\n\
+         coinbase_reward_script = \"raw(51)\"\nshares_per_minute = 1e12\nmode = \"FULLTEMPLATE\"\n\
+         [[upstreams]]\nauthority_pubkey = \"{SPAWN_POOL_KEY}\"\npool_address = \"{}\"\npool_port = {}\n\
+         jds_address = \"{}\"\njds_port = {}\nuser_identity = \"load\"\n\
+         [template_provider_type.Sv2Tp]\naddress = \"{}\"\n[limits]\nmax_connections_per_ip = 0\n",
+        stack.pool.ip(),
+        stack.pool.port(),
+        jds.ip(),
+        jds.port(),
+        stack.template_provider,
+    );
+    let jdc = spawn_with_config("jd-client", &doc)?;
+    let pid = jdc.id();
+    spawned.0.push(jdc);
+    let key = SPAWN_JDC_KEY
+        .parse::<AuthorityPublicKey>()
+        .map_err(|e| e.to_string())?;
+    Ok((spawned, jdc_addr, key, pid))
+}
 
 /// The roles started, the address and key to connect to, and the PID to measure.
 fn spawn_roles(
@@ -163,7 +202,12 @@ async fn drive(mut c: Client, per_sec: f64, until: Instant, totals: Arc<Totals>)
 async fn main() {
     let a = Args::parse();
     let (spawned, addr, key, pid) = if a.spawn {
-        match spawn_roles(a.proxy, a.forward) {
+        let spawned = if a.jdc {
+            spawn_jdc()
+        } else {
+            spawn_roles(a.proxy, a.forward)
+        };
+        match spawned {
             Ok((s, addr, key, pid)) => (Some(s), addr, key, Some(pid)),
             Err(e) => {
                 eprintln!("sv2-load: {e}");
@@ -187,7 +231,11 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss0 = pid.and_then(proc_rss_kb);
-    let measured = if a.proxy { "proxy" } else { "pool" };
+    let measured = match (a.proxy, a.jdc) {
+        (true, _) => "proxy",
+        (_, true) => "jd-client",
+        _ => "pool",
+    };
     println!(
         "opening {} {:?} connections to {addr}",
         a.connections, a.channel

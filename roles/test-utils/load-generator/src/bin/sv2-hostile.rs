@@ -1209,6 +1209,7 @@ async fn run(a: Args) -> Result<(), String> {
         transactions: 5,
         block_interval: 0,
         log_dir: Some(log_dir.clone()),
+        jds: false,
     };
     if let Attack::ShareReplay {
         transactions,
