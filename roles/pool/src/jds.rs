@@ -13,7 +13,7 @@ use bitcoin_rpc::{Auth, RpcClient};
 use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, ResponderConfig, Security};
 use roles_logic_sv2::job::JobTemplate;
 use roles_logic_sv2::job_declaration::{
-    CustomJobCheck, DeclaredJob, JdsEvent, JdsSession, JobRegistry, KnownTransaction,
+    CustomJobCheck, DeclaredJob, JdsEvent, JdsSession, JobRegistry, KnownTransaction, Refusal,
     RegistryConfig,
 };
 use roles_logic_sv2::mining_server::{BlockSolution, PrevHash, Session};
@@ -156,16 +156,13 @@ pub(crate) fn on_custom_job(
         }
         Ok(CustomJobCheck::WaitForTip) if tokio::time::Instant::now() < p.until => Some(p),
         Ok(CustomJobCheck::WaitForTip) => {
-            let code = format!(
-                "{}prev_hash",
-                const_sv2::error_codes::INVALID_JOB_PARAM_VALUE_PREFIX
-            );
+            let code = Refusal::InvalidParam("prev_hash").code();
             session.refuse_custom_job(p.channel_id, p.request_id, &code);
             None
         }
-        Err(code) => {
-            tracing::info!(channel_id = p.channel_id, %user, "custom job refused: {code}");
-            session.refuse_custom_job(p.channel_id, p.request_id, &code);
+        Err(refusal) => {
+            tracing::info!(channel_id = p.channel_id, %user, "custom job refused: {refusal}");
+            session.refuse_custom_job(p.channel_id, p.request_id, &refusal.code());
             None
         }
     }
@@ -282,8 +279,8 @@ async fn handle_events(shared: &Shared, jds: &JdsState, session: &mut JdsSession
             }
             JdsEvent::Refused {
                 request_id,
-                error_code,
-            } => tracing::info!(request_id, "declaration refused: {error_code}"),
+                refusal,
+            } => tracing::info!(request_id, "declaration refused: {refusal}"),
             JdsEvent::SolutionRefused { reason } => {
                 tracing::warn!("PushSolution not usable: {reason}")
             }

@@ -56,7 +56,7 @@ fn a_full_template_job_with_missing_transactions_is_declared_checked_and_mined()
     assert!(declared.is_some());
     // A token works once.
     assert_eq!(
-        p.registry.check_custom_job(&m, 16).unwrap_err(),
+        p.registry.check_custom_job(&m, 16).unwrap_err().code(),
         "invalid-mining-job-token"
     );
 
@@ -129,19 +129,19 @@ fn custom_jobs_that_differ_from_the_declared_one_are_refused() {
     let mut m = custom_job(&j, token.clone(), tip(HEIGHT, 1));
     m.merkle_path = custom_job(&other, token.clone(), tip(HEIGHT, 1)).merkle_path;
     assert_eq!(
-        p.registry.check_custom_job(&m, 16).unwrap_err(),
+        p.registry.check_custom_job(&m, 16).unwrap_err().code(),
         "invalid-job-param-value-merkle_path"
     );
     // Another extranonce size than declared.
     let m = custom_job(&j, token.clone(), tip(HEIGHT, 1));
     assert_eq!(
-        p.registry.check_custom_job(&m, 20).unwrap_err(),
+        p.registry.check_custom_job(&m, 20).unwrap_err().code(),
         "invalid-job-param-value-coinbase_prefix"
     );
     // Unknown token.
     let m = custom_job(&j, vec![1, 2, 3], tip(HEIGHT, 1));
     assert_eq!(
-        p.registry.check_custom_job(&m, 16).unwrap_err(),
+        p.registry.check_custom_job(&m, 16).unwrap_err().code(),
         "invalid-mining-job-token"
     );
     // Not checked, so the real one still passes.
@@ -182,7 +182,7 @@ fn a_tip_the_pool_has_not_seen_waits_and_a_reorg_is_handled() {
     // Reorg: another block at the same height replaces tip 2.
     p.registry.set_tip(tip(HEIGHT + 1, 3));
     assert_eq!(
-        p.registry.check_custom_job(&m, 16).unwrap_err(),
+        p.registry.check_custom_job(&m, 16).unwrap_err().code(),
         "invalid-job-param-value-prev_hash"
     );
     // A declaration for a height below the tip is stale.
@@ -240,7 +240,7 @@ fn coinbase_only_tokens_are_used_in_set_custom_mining_job_directly() {
     let cheap = job(&txs, HEIGHT, 0.5, 16);
     let m = custom_job(&cheap, token, tip(HEIGHT, 1));
     assert_eq!(
-        p.registry.check_custom_job(&m, 16).unwrap_err(),
+        p.registry.check_custom_job(&m, 16).unwrap_err().code(),
         "invalid-job-param-value-coinbase_tx_outputs"
     );
 }
@@ -385,7 +385,7 @@ fn bad_input_is_refused_without_panicking() {
         .unwrap();
     assert!(p.jds.poll_event().is_some_and(|e| matches!(
         e,
-        JdsEvent::Refused { error_code, .. } if error_code == "invalid-job-param-value-transaction_list"
+        JdsEvent::Refused { refusal, .. } if refusal.code() == "invalid-job-param-value-transaction_list"
     )));
 }
 

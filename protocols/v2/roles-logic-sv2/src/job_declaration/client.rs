@@ -111,6 +111,29 @@ impl fmt::Display for JdcError {
 
 impl std::error::Error for JdcError {}
 
+/// Why [`JdcSession::declare`] could not make a DeclareMiningJob of what it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeclareError {
+    /// Transaction number `index` (in block order, coinbase excluded) does not deserialize.
+    BadTransaction { index: usize },
+    /// The field is longer than its Sv2 type allows (`wtxid_list`: over 65,535 transactions).
+    TooLarge { field: &'static str },
+}
+
+impl fmt::Display for DeclareError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeclareError::BadTransaction { index } => {
+                write!(f, "template transaction {index} does not deserialize")
+            }
+            DeclareError::TooLarge { field } => write!(f, "{field} is too large for its Sv2 type"),
+        }
+    }
+}
+
+impl std::error::Error for DeclareError {}
+
 impl From<HandlerError> for JdcError {
     fn from(e: HandlerError) -> Self {
         JdcError::Handler(e)
@@ -270,21 +293,24 @@ impl JdcSession {
         coinbase_tx_suffix: Vec<u8>,
         transactions: Arc<Vec<Vec<u8>>>,
         excess_data: Vec<u8>,
-    ) -> Result<u32, String> {
+    ) -> Result<u32, DeclareError> {
         let mut wtxids = Vec::with_capacity(transactions.len());
-        for t in transactions.iter() {
+        for (index, t) in transactions.iter().enumerate() {
             let tx: Transaction =
-                deserialize(t).map_err(|e| format!("a template transaction: {e}"))?;
+                deserialize(t).map_err(|_| DeclareError::BadTransaction { index })?;
             wtxids.push(U256(tx.compute_wtxid().to_byte_array()));
         }
+        let too_large = |field| move |_| DeclareError::TooLarge { field };
         let m = DeclareMiningJob {
             request_id: 0,
-            mining_job_token: B0255::new(token).map_err(|e| e.to_string())?,
+            mining_job_token: B0255::new(token).map_err(too_large("mining_job_token"))?,
             version,
-            coinbase_tx_prefix: B064K::new(coinbase_tx_prefix).map_err(|e| e.to_string())?,
-            coinbase_tx_suffix: B064K::new(coinbase_tx_suffix).map_err(|e| e.to_string())?,
-            wtxid_list: Seq064K::from_items(wtxids).map_err(|e| e.to_string())?,
-            excess_data: B064K::new(excess_data).map_err(|e| e.to_string())?,
+            coinbase_tx_prefix: B064K::new(coinbase_tx_prefix)
+                .map_err(too_large("coinbase_tx_prefix"))?,
+            coinbase_tx_suffix: B064K::new(coinbase_tx_suffix)
+                .map_err(too_large("coinbase_tx_suffix"))?,
+            wtxid_list: Seq064K::from_items(wtxids).map_err(too_large("wtxid_list"))?,
+            excess_data: B064K::new(excess_data).map_err(too_large("excess_data"))?,
         };
         let request_id = self.request_id();
         self.declarations.insert(

@@ -17,7 +17,7 @@ mod client;
 mod registry;
 mod server;
 
-pub use client::{JdcConfig, JdcError, JdcEvent, JdcSession, Token};
+pub use client::{DeclareError, JdcConfig, JdcError, JdcEvent, JdcSession, Token};
 pub use registry::{CustomJobCheck, JobRegistry, RegistryConfig, Tip};
 pub use server::{JdsError, JdsEvent, JdsSession, KnownTransaction};
 
@@ -25,7 +25,45 @@ use crate::job::JobError;
 use bitcoin::consensus::{deserialize, serialize};
 use bitcoin::hashes::Hash;
 use bitcoin::{Amount, ScriptBuf, Transaction, TxOut};
+use const_sv2::error_codes::{INVALID_JOB_PARAM_VALUE_PREFIX, INVALID_MINING_JOB_TOKEN};
+use std::fmt;
 use std::sync::Arc;
+
+/// Why a job declaration server or a pool refuses a declaration or a custom job.
+/// [`Refusal::code`] is the error code the client is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// `invalid-mining-job-token`: unknown, expired, already used, or another connection's.
+    InvalidToken,
+    /// `invalid-job-param-value-{field}`: the named field of the message is wrong.
+    InvalidParam(&'static str),
+    /// `too-many-pending-declarations`: the connection already has as many declarations
+    /// waiting (for the node, the client or a tip) as it may.
+    TooManyPending,
+    /// `declare-tx-data-not-negotiated`: DeclareMiningJob on a coinbase-only connection.
+    TxDataNotNegotiated,
+}
+
+impl Refusal {
+    /// The error code sent in DeclareMiningJob.Error or SetCustomMiningJob.Error.
+    pub fn code(&self) -> String {
+        match self {
+            Refusal::InvalidToken => INVALID_MINING_JOB_TOKEN.into(),
+            Refusal::InvalidParam(field) => format!("{INVALID_JOB_PARAM_VALUE_PREFIX}{field}"),
+            Refusal::TooManyPending => "too-many-pending-declarations".into(),
+            Refusal::TxDataNotNegotiated => "declare-tx-data-not-negotiated".into(),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.code())
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 /// Consensus limit on a block's weight.
 pub const MAX_BLOCK_WEIGHT: u64 = 4_000_000;

@@ -1,11 +1,10 @@
 //! The tokens a job declarator server gave out, the jobs declared with them, and the check of
 //! a `SetCustomMiningJob` against them.
 
-use super::{bip34_height, block_subsidy, DeclaredCoinbase, DeclaredJob};
+use super::{bip34_height, block_subsidy, DeclaredCoinbase, DeclaredJob, Refusal};
 use crate::job::JobTemplate;
 use bitcoin::consensus::deserialize;
 use bitcoin::{ScriptBuf, TxOut};
-use const_sv2::error_codes::{INVALID_JOB_PARAM_VALUE_PREFIX, INVALID_MINING_JOB_TOKEN};
 use mining_sv2::SetCustomMiningJob;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
@@ -80,10 +79,6 @@ pub struct JobRegistry {
     /// Tokens in the order they were made, for eviction.
     order: VecDeque<Vec<u8>>,
     tips: VecDeque<Tip>,
-}
-
-fn param(field: &str) -> String {
-    format!("{INVALID_JOB_PARAM_VALUE_PREFIX}{field}")
 }
 
 impl JobRegistry {
@@ -194,7 +189,7 @@ impl JobRegistry {
     }
 
     /// DeclareMiningJob: use an allocated token of `connection`; returns its user.
-    pub fn take_allocated(&mut self, token: &[u8], connection: u64) -> Result<Arc<str>, String> {
+    pub fn take_allocated(&mut self, token: &[u8], connection: u64) -> Result<Arc<str>, Refusal> {
         match self.tokens.get(token) {
             Some(Entry::Allocated {
                 connection: c,
@@ -206,7 +201,7 @@ impl JobRegistry {
                 self.order.retain(|t| t.as_slice() != token);
                 Ok(user)
             }
-            _ => Err(INVALID_MINING_JOB_TOKEN.into()),
+            _ => Err(Refusal::InvalidToken),
         }
     }
 
@@ -233,30 +228,30 @@ impl JobRegistry {
         &mut self,
         m: &SetCustomMiningJob<'_>,
         extranonce_len: usize,
-    ) -> Result<CustomJobCheck, String> {
+    ) -> Result<CustomJobCheck, Refusal> {
         let token = m.mining_job_token.as_bytes();
         let entry = self
             .tokens
             .get(token)
             .cloned()
-            .ok_or_else(|| INVALID_MINING_JOB_TOKEN.to_string())?;
+            .ok_or(Refusal::InvalidToken)?;
         let Some(tip) = self.tip() else {
             return Ok(CustomJobCheck::WaitForTip);
         };
         if m.prev_hash.0 != tip.prev_hash {
             if self.tips.iter().any(|t| t.prev_hash == m.prev_hash.0) {
-                return Err(param("prev_hash"));
+                return Err(Refusal::InvalidParam("prev_hash"));
             }
             return Ok(CustomJobCheck::WaitForTip);
         }
         if m.nbits != tip.nbits {
-            return Err(param("nbits"));
+            return Err(Refusal::InvalidParam("nbits"));
         }
         let job = JobTemplate::from_custom_job(m, extranonce_len)
-            .map_err(|_| param("coinbase_tx_outputs"))?;
+            .map_err(|_| Refusal::InvalidParam("coinbase_tx_outputs"))?;
         let height = bip34_height(m.coinbase_prefix.as_bytes());
         if height != Some(tip.height) {
-            return Err(param("coinbase_prefix"));
+            return Err(Refusal::InvalidParam("coinbase_prefix"));
         }
         let (declared, user) = match entry {
             Entry::Declared(d) => {
@@ -268,7 +263,7 @@ impl JobRegistry {
                 self.check_coinbase_only(m, tip.height)?;
                 (None, user)
             }
-            Entry::Allocated { .. } => return Err(INVALID_MINING_JOB_TOKEN.into()),
+            Entry::Allocated { .. } => return Err(Refusal::InvalidToken),
         };
         self.tokens.remove(token);
         self.order.retain(|t| t.as_slice() != token);
@@ -281,16 +276,16 @@ impl JobRegistry {
 
     /// Coinbase-only mode: the pool payout output gets its share of what the pool can
     /// verify, the subsidy.
-    fn check_coinbase_only(&self, m: &SetCustomMiningJob<'_>, height: u32) -> Result<(), String> {
+    fn check_coinbase_only(&self, m: &SetCustomMiningJob<'_>, height: u32) -> Result<(), Refusal> {
         let outputs: Vec<TxOut> = deserialize(m.coinbase_tx_outputs.as_bytes())
-            .map_err(|_| param("coinbase_tx_outputs"))?;
+            .map_err(|_| Refusal::InvalidParam("coinbase_tx_outputs"))?;
         let paid: u64 = outputs
             .iter()
             .filter(|o| o.script_pubkey == self.cfg.pool_payout)
             .map(|o| o.value.to_sat())
             .sum();
         if (paid as f64) < self.cfg.min_pool_payout_fraction * block_subsidy(height) as f64 {
-            return Err(param("coinbase_tx_outputs"));
+            return Err(Refusal::InvalidParam("coinbase_tx_outputs"));
         }
         Ok(())
     }
@@ -308,21 +303,21 @@ fn check_against_declared(
     m: &SetCustomMiningJob<'_>,
     d: &DeclaredJob,
     extranonce_len: usize,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     if d.coinbase.extranonce_len != extranonce_len {
-        return Err(param("coinbase_prefix"));
+        return Err(Refusal::InvalidParam("coinbase_prefix"));
     }
     let ours = job
         .coinbase(&vec![0; extranonce_len])
-        .map_err(|_| param("coinbase_prefix"))?;
+        .map_err(|_| Refusal::InvalidParam("coinbase_prefix"))?;
     if ours != d.coinbase.legacy_bytes() {
-        return Err(param("coinbase_tx_outputs"));
+        return Err(Refusal::InvalidParam("coinbase_tx_outputs"));
     }
     if job.merkle_path != d.merkle_path {
-        return Err(param("merkle_path"));
+        return Err(Refusal::InvalidParam("merkle_path"));
     }
     if (m.version ^ d.version) & !crate::job::BIP320_VERSION_MASK != 0 {
-        return Err(param("version"));
+        return Err(Refusal::InvalidParam("version"));
     }
     Ok(())
 }
@@ -333,19 +328,19 @@ pub(super) fn check_declared_coinbase(
     coinbase: &DeclaredCoinbase,
     height: u32,
     known_fees: u64,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     if coinbase.height() != Some(height) {
-        return Err(param("coinbase_tx_prefix"));
+        return Err(Refusal::InvalidParam("coinbase_tx_prefix"));
     }
     let paid = coinbase.paid_to(&cfg.pool_payout);
     let required = cfg.min_pool_payout_fraction.clamp(0.0, 1.0)
         * (block_subsidy(height).saturating_add(known_fees)) as f64;
     if (paid as f64) < required || paid == 0 {
-        return Err(param("coinbase_tx_suffix"));
+        return Err(Refusal::InvalidParam("coinbase_tx_suffix"));
     }
     for extra in &cfg.extra_outputs {
         if !coinbase.tx.output.iter().any(|o| &o.script_pubkey == extra) {
-            return Err(param("coinbase_tx_suffix"));
+            return Err(Refusal::InvalidParam("coinbase_tx_suffix"));
         }
     }
     Ok(())

@@ -9,7 +9,9 @@
 //! block for `submitblock`.
 
 use super::registry::{check_declared_coinbase, JobRegistry};
-use super::{measure, DeclaredCoinbase, DeclaredJob, MAX_BLOCK_SIGOPS_COST, MAX_BLOCK_WEIGHT};
+use super::{
+    measure, DeclaredCoinbase, DeclaredJob, Refusal, MAX_BLOCK_SIGOPS_COST, MAX_BLOCK_WEIGHT,
+};
 use crate::handlers::{
     HandleCommonMessagesFromDownstream, HandleJobDeclarationFromClient, HandlerError,
 };
@@ -21,7 +23,7 @@ use bitcoin::consensus::{deserialize, serialize};
 use bitcoin::hashes::Hash;
 use bitcoin::Transaction;
 use common_messages_sv2::{SetupConnection, SetupConnectionError, SetupConnectionSuccess};
-use const_sv2::error_codes::{self, INVALID_JOB_PARAM_VALUE_PREFIX};
+use const_sv2::error_codes;
 use const_sv2::{job_declaration_flags, PROTOCOL_JOB_DECLARATION, SV2_PROTOCOL_VERSION};
 use job_declaration_sv2::*;
 use std::collections::{HashMap, VecDeque};
@@ -57,7 +59,7 @@ pub enum JdsEvent {
     },
     Refused {
         request_id: u32,
-        error_code: String,
+        refusal: Refusal,
     },
     /// A `PushSolution` made into a whole block: submit it to the node.
     SubmitBlock {
@@ -145,10 +147,6 @@ pub struct JdsSession {
     events: VecDeque<JdsEvent>,
 }
 
-fn param(field: &str) -> String {
-    format!("{INVALID_JOB_PARAM_VALUE_PREFIX}{field}")
-}
-
 impl JdsSession {
     /// A session for connection number `connection` (tokens are bound to it).
     pub fn new(connection: u64, now: Now) -> Self {
@@ -210,7 +208,7 @@ impl JdsSession {
             .collect();
         for id in late {
             self.pending.remove(&id);
-            self.refuse(id, param("prev_hash"));
+            self.refuse(id, Refusal::InvalidParam("prev_hash"));
         }
         let ready: Vec<u32> = self
             .pending
@@ -282,8 +280,8 @@ impl JdsSession {
         self.out.push_back(m.into());
     }
 
-    fn refuse(&mut self, request_id: u32, code: String) {
-        if let Ok(error_code) = Str0255::new(code.clone().into_bytes()) {
+    fn refuse(&mut self, request_id: u32, refusal: Refusal) {
+        if let Ok(error_code) = Str0255::new(refusal.code().into_bytes()) {
             self.send(JobDeclaration::DeclareMiningJobError(
                 DeclareMiningJobError {
                     request_id,
@@ -294,7 +292,7 @@ impl JdsSession {
         }
         self.events.push_back(JdsEvent::Refused {
             request_id,
-            error_code: code,
+            refusal,
         });
     }
 
@@ -334,11 +332,11 @@ impl JdsSession {
     }
 
     /// `Ok(None)` while the job builds on a tip the pool has not seen yet.
-    fn check(&self, p: &Pending, registry: &JobRegistry) -> Result<Option<DeclaredJob>, String> {
+    fn check(&self, p: &Pending, registry: &JobRegistry) -> Result<Option<DeclaredJob>, Refusal> {
         let height = p
             .coinbase
             .height()
-            .ok_or_else(|| param("coinbase_tx_prefix"))?;
+            .ok_or_else(|| Refusal::InvalidParam("coinbase_tx_prefix"))?;
         let Some(tip) = registry.tip() else {
             return Ok(None);
         };
@@ -346,13 +344,14 @@ impl JdsSession {
             return Ok(None);
         }
         if height < tip.height {
-            return Err(param("coinbase_tx_prefix"));
+            return Err(Refusal::InvalidParam("coinbase_tx_prefix"));
         }
         let mut txs = Vec::with_capacity(p.found.len());
         let mut raw = Vec::with_capacity(p.found.len());
         let mut fees = 0u64;
         for k in p.found.iter().flatten() {
-            let t: Transaction = deserialize(&k.tx).map_err(|_| param("wtxid_list"))?;
+            let t: Transaction =
+                deserialize(&k.tx).map_err(|_| Refusal::InvalidParam("wtxid_list"))?;
             fees = fees.saturating_add(k.fee.unwrap_or(0));
             txs.push(t);
             raw.push((*k.tx).clone());
@@ -362,10 +361,10 @@ impl JdsSession {
         // Header, the transaction count (at most 3 bytes for a block's worth), coinbase.
         let total = 4 * (80 + 3) + coinbase_weight + weight;
         if total > MAX_BLOCK_WEIGHT {
-            return Err(param("wtxid_list"));
+            return Err(Refusal::InvalidParam("wtxid_list"));
         }
         if sigops > MAX_BLOCK_SIGOPS_COST {
-            return Err(param("wtxid_list"));
+            return Err(Refusal::InvalidParam("wtxid_list"));
         }
         check_declared_coinbase(registry.config(), &p.coinbase, height, fees)?;
         Ok(Some(DeclaredJob {
@@ -464,11 +463,11 @@ impl HandleJobDeclarationFromClient for WithRegistry<'_> {
         let request_id = m.request_id;
         if s.full_template != Some(true) {
             // Coinbase-only connections use their tokens in SetCustomMiningJob directly.
-            s.refuse(request_id, "declare-tx-data-not-negotiated".into());
+            s.refuse(request_id, Refusal::TxDataNotNegotiated);
             return Ok(());
         }
         if s.pending.len() >= MAX_PENDING || s.pending.contains_key(&request_id) {
-            s.refuse(request_id, "too-many-pending-declarations".into());
+            s.refuse(request_id, Refusal::TooManyPending);
             return Ok(());
         }
         let user = match self
@@ -487,7 +486,7 @@ impl HandleJobDeclarationFromClient for WithRegistry<'_> {
         ) {
             Ok(c) => c,
             Err(_) => {
-                s.refuse(request_id, param("coinbase_tx_prefix"));
+                s.refuse(request_id, Refusal::InvalidParam("coinbase_tx_prefix"));
                 return Ok(());
             }
         };
@@ -549,7 +548,7 @@ impl HandleJobDeclarationFromClient for WithRegistry<'_> {
         }
         if !fits {
             s.pending.remove(&request_id);
-            s.refuse(request_id, param("transaction_list"));
+            s.refuse(request_id, Refusal::InvalidParam("transaction_list"));
             return Ok(());
         }
         p.provided = asked.len();
