@@ -336,7 +336,7 @@ impl JdsSession {
         let height = p
             .coinbase
             .height()
-            .ok_or_else(|| Refusal::InvalidParam("coinbase_tx_prefix"))?;
+            .ok_or(Refusal::InvalidParam("coinbase_tx_prefix"))?;
         let Some(tip) = registry.tip() else {
             return Ok(None);
         };
