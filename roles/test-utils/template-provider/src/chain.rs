@@ -722,23 +722,16 @@ impl Chain {
         let mut script_sig = bip34_prefix(height);
         script_sig.push(8);
         script_sig.extend_from_slice(&self.external_blocks.to_le_bytes());
-        let coinbase = Transaction {
-            version: transaction::Version::TWO,
-            lock_time: absolute::LockTime::ZERO,
-            input: vec![TxIn {
-                previous_output: OutPoint::null(),
-                script_sig: ScriptBuf::from_bytes(script_sig),
-                sequence: Sequence::MAX,
-                witness: Witness::from_slice(&[[0u8; 32]]),
-            }],
-            output: vec![
+        let coinbase = segwit_coinbase(
+            script_sig,
+            vec![
                 TxOut {
                     value: Amount::from_sat(subsidy(height) + fees),
                     script_pubkey: self.wallet.script().clone(),
                 },
                 commitment,
             ],
-        };
+        );
         let mut txdata = vec![coinbase];
         txdata.extend(txs);
         let mut header = Header {
@@ -1147,6 +1140,22 @@ impl Chain {
 /// The block subsidy at `height` (halving every 210,000 blocks).
 pub fn subsidy(height: u32) -> u64 {
     5_000_000_000u64 >> (height / 210_000).min(63)
+}
+
+/// A segwit coinbase: one null input with `script_sig` and the all-zero witness reserved
+/// value, version 2, no lock time.
+pub fn segwit_coinbase(script_sig: Vec<u8>, outputs: Vec<TxOut>) -> Transaction {
+    Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint::null(),
+            script_sig: ScriptBuf::from_bytes(script_sig),
+            sequence: Sequence::MAX,
+            witness: Witness::from_slice(&[[0u8; 32]]),
+        }],
+        output: outputs,
+    }
 }
 
 /// The scriptSig start BIP34 requires: a push of the height.

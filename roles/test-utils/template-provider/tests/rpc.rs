@@ -9,14 +9,14 @@ use bitcoin::consensus::{deserialize, serialize};
 use bitcoin::hashes::Hash;
 use bitcoin::hex::{DisplayHex, FromHex};
 use bitcoin::{
-    absolute, transaction, Amount, Block, BlockHash, CompactTarget, OutPoint, ScriptBuf, Sequence,
-    Target, Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness, WitnessMerkleNode,
+    Amount, Block, BlockHash, CompactTarget, ScriptBuf, Target, Transaction, TxMerkleNode, TxOut,
+    Txid, WitnessMerkleNode,
 };
 use bitcoin_rpc::{Auth, RpcClient, RpcError};
 use common::{next_tip, noise_client, set_up, template_client, template_transactions};
 use serde_json::{json, Value};
 use std::time::Duration;
-use template_provider::chain::{bip34_prefix, subsidy};
+use template_provider::chain::{bip34_prefix, segwit_coinbase, subsidy};
 use template_provider::{Config, TemplateProvider, TpEvent};
 
 fn config() -> Config {
@@ -80,16 +80,9 @@ fn make_block(
     let commitment = Block::compute_witness_commitment(&root, &[0u8; 32]);
     let mut commitment_script = vec![0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
     commitment_script.extend_from_slice(commitment.as_byte_array());
-    let coinbase = Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint::null(),
-            script_sig: ScriptBuf::from_bytes(script_sig),
-            sequence: Sequence::MAX,
-            witness: Witness::from_slice(&[[0u8; 32]]),
-        }],
-        output: vec![
+    let coinbase = segwit_coinbase(
+        script_sig,
+        vec![
             TxOut {
                 value: Amount::from_sat(subsidy(height) + fees),
                 script_pubkey: ScriptBuf::from_bytes(vec![0x51]),
@@ -99,7 +92,7 @@ fn make_block(
                 script_pubkey: ScriptBuf::from_bytes(commitment_script),
             },
         ],
-    };
+    );
     let mut txdata = vec![coinbase];
     txdata.extend(txs);
     let mut block = Block {

@@ -74,23 +74,16 @@ fn block_on_tip(chain: &Chain, txs: Vec<Transaction>, overpay: u64) -> Block {
     let fees = FEE * txs.len() as u64;
     let mut script_sig = bip34_prefix(height);
     script_sig.extend_from_slice(&[0x02, 0xab, 0xcd]);
-    let coinbase = Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint::null(),
-            script_sig: ScriptBuf::from_bytes(script_sig),
-            sequence: Sequence::MAX,
-            witness: Witness::from_slice(&[[0u8; 32]]),
-        }],
-        output: vec![
+    let coinbase = segwit_coinbase(
+        script_sig,
+        vec![
             TxOut {
                 value: Amount::from_sat(subsidy(height) + fees + overpay),
                 script_pubkey: ScriptBuf::from_bytes(vec![0x51]),
             },
             witness_commitment(txs.iter().map(|t| t.compute_wtxid().to_byte_array())),
         ],
-    };
+    );
     let mut txdata = vec![coinbase];
     txdata.extend(txs);
     let mut block = Block {
