@@ -86,7 +86,7 @@ fn jds_pool_config(
 
 fn jdc_config(
     upstreams: &[(SocketAddr, SocketAddr, noise_sv2::AuthorityPublicKey)],
-    tp: &TemplateProvider,
+    tp: SocketAddr,
     mode: &str,
 ) -> JdClientConfig {
     let mut cfg = JdClientConfig::default_config();
@@ -107,15 +107,26 @@ fn jdc_config(
         .collect();
     cfg.template_provider_type = Some(jd_client_sv2::config::TemplateProviderType::Sv2Tp(
         jd_client_sv2::config::Sv2Tp {
-            address: tp.local_addr().to_string(),
+            address: tp.to_string(),
             public_key: Some(tp_key().public_key().to_base58()),
         },
     ));
     cfg
 }
 
-fn jdc_key(cfg: &JdClientConfig) -> noise_sv2::AuthorityPublicKey {
-    cfg.authority().unwrap().public_key()
+/// Start a JD client and wait until it mines on its first pool; its key and its events.
+async fn start_jdc(
+    cfg: JdClientConfig,
+) -> (
+    JdClient,
+    noise_sv2::AuthorityPublicKey,
+    tokio::sync::broadcast::Receiver<JdEvent>,
+) {
+    let key = cfg.authority().unwrap().public_key();
+    let jdc = JdClient::start(cfg).await.unwrap();
+    let mut events = jdc.subscribe();
+    wait_mining(&mut events, true).await;
+    (jdc, key, events)
 }
 
 async fn wait_mining(events: &mut tokio::sync::broadcast::Receiver<JdEvent>, pool: bool) {
@@ -142,13 +153,10 @@ async fn devices_proxy_and_translator_mine_declared_jobs_to_blocks() {
     let (pool, pool_key) = start_pool(jds_pool_config(free_addr(), jds_addr, &tp)).await;
     let cfg = jdc_config(
         &[(pool.local_addr(), jds_addr, pool_key)],
-        &tp,
+        tp.local_addr(),
         "FULLTEMPLATE",
     );
-    let key = jdc_key(&cfg);
-    let jdc = JdClient::start(cfg).await.unwrap();
-    let mut jd_events = jdc.subscribe();
-    wait_mining(&mut jd_events, true).await;
+    let (jdc, key, mut jd_events) = start_jdc(cfg).await;
     let addr = jdc.local_addr();
     let _devices = [
         device(addr, key, ChannelKind::Extended, "ext"),
@@ -213,11 +221,12 @@ async fn fallback_to_solo_when_the_pool_goes_and_back_when_it_returns() {
     let pool_addr = free_addr();
     let jds_addr = free_addr();
     let (pool, pool_key) = start_pool(jds_pool_config(pool_addr, jds_addr, &tp)).await;
-    let cfg = jdc_config(&[(pool_addr, jds_addr, pool_key)], &tp, "FULLTEMPLATE");
-    let key = jdc_key(&cfg);
-    let jdc = JdClient::start(cfg).await.unwrap();
-    let mut ev = jdc.subscribe();
-    wait_mining(&mut ev, true).await;
+    let cfg = jdc_config(
+        &[(pool_addr, jds_addr, pool_key)],
+        tp.local_addr(),
+        "FULLTEMPLATE",
+    );
+    let (jdc, key, mut ev) = start_jdc(cfg).await;
     let d = device(jdc.local_addr(), key, ChannelKind::Extended, "d");
     let ds = d.stats();
     wait_for("shares on the pool", LONG, || {
@@ -268,13 +277,10 @@ async fn a_jds_that_stops_answering_is_left_for_the_next_upstream() {
             (p1.local_addr(), mitm.local_addr(), k1),
             (p2.local_addr(), jds2, k2),
         ],
-        &tp,
+        tp.local_addr(),
         "FULLTEMPLATE",
     );
-    let key = jdc_key(&cfg);
-    let jdc = JdClient::start(cfg).await.unwrap();
-    let mut ev = jdc.subscribe();
-    wait_mining(&mut ev, true).await;
+    let (jdc, key, _events) = start_jdc(cfg).await;
     let _d = device(jdc.local_addr(), key, ChannelKind::Extended, "d");
     wait_for("shares on the first pool", LONG, || {
         p1.stats().shares_accepted.load(Ordering::Relaxed) > 0
@@ -304,13 +310,10 @@ async fn a_reorg_and_a_template_provider_restart_are_survived() {
     let (pool, pool_key) = start_pool(jds_pool_config(free_addr(), jds_addr, &tp)).await;
     let cfg = jdc_config(
         &[(pool.local_addr(), jds_addr, pool_key)],
-        &tp,
+        tp.local_addr(),
         "FULLTEMPLATE",
     );
-    let key = jdc_key(&cfg);
-    let jdc = JdClient::start(cfg).await.unwrap();
-    let mut ev = jdc.subscribe();
-    wait_mining(&mut ev, true).await;
+    let (jdc, key, mut ev) = start_jdc(cfg).await;
     let _d = device(jdc.local_addr(), key, ChannelKind::Extended, "d");
     let declared_block = |ev: &mut tokio::sync::broadcast::Receiver<JdEvent>| {
         let mut ev = ev.resubscribe();
@@ -515,21 +518,12 @@ async fn the_tip_reaching_the_jd_client_and_the_pool_in_either_order_is_no_reaso
     let mut pool_cfg = jds_pool_config(free_addr(), jds_addr, &tp);
     pool_cfg.tp_address = pool_link.local_addr();
     let (pool, pool_key) = start_pool(pool_cfg).await;
-    let mut cfg = jdc_config(
+    let cfg = jdc_config(
         &[(pool.local_addr(), jds_addr, pool_key)],
-        &tp,
+        jdc_link.local_addr(),
         "FULLTEMPLATE",
     );
-    cfg.template_provider_type = Some(jd_client_sv2::config::TemplateProviderType::Sv2Tp(
-        jd_client_sv2::config::Sv2Tp {
-            address: jdc_link.local_addr().to_string(),
-            public_key: Some(tp_key().public_key().to_base58()),
-        },
-    ));
-    let key = jdc_key(&cfg);
-    let jdc = JdClient::start(cfg).await.unwrap();
-    let mut ev = jdc.subscribe();
-    wait_mining(&mut ev, true).await;
+    let (jdc, key, _events) = start_jdc(cfg).await;
     let _d = device(jdc.local_addr(), key, ChannelKind::Extended, "d");
     let stats = jdc.stats();
     for (late, early) in [(&pool_link, &jdc_link), (&jdc_link, &pool_link)] {
@@ -567,21 +561,12 @@ async fn a_template_provider_error_does_not_stop_the_jd_client() {
     .await;
     let jds_addr = free_addr();
     let (pool, pool_key) = start_pool(jds_pool_config(free_addr(), jds_addr, &tp)).await;
-    let mut cfg = jdc_config(
+    let cfg = jdc_config(
         &[(pool.local_addr(), jds_addr, pool_key)],
-        &tp,
+        link.local_addr(),
         "FULLTEMPLATE",
     );
-    cfg.template_provider_type = Some(jd_client_sv2::config::TemplateProviderType::Sv2Tp(
-        jd_client_sv2::config::Sv2Tp {
-            address: link.local_addr().to_string(),
-            public_key: Some(tp_key().public_key().to_base58()),
-        },
-    ));
-    let key = jdc_key(&cfg);
-    let jdc = JdClient::start(cfg).await.unwrap();
-    let mut ev = jdc.subscribe();
-    wait_mining(&mut ev, true).await;
+    let (jdc, key, _events) = start_jdc(cfg).await;
     let d = device(jdc.local_addr(), key, ChannelKind::Extended, "d");
     let stats = jdc.stats();
     wait_for("a block on a declared job", LONG, || {

@@ -297,18 +297,7 @@ impl Chain {
         let bits = target.to_compact_lossy();
         let mut wallet = Wallet::new(seed);
         // Genesis funds the wallet with 1 BTC coins. It is never validated.
-        let funding = Transaction {
-            version: transaction::Version::TWO,
-            lock_time: absolute::LockTime::ZERO,
-            input: vec![TxIn::default()],
-            output: vec![
-                TxOut {
-                    value: Amount::from_sat(100_000_000),
-                    script_pubkey: wallet.script().clone(),
-                };
-                options.max_mempool.max(100)
-            ],
-        };
+        let funding = wallet.funding(options.max_mempool.max(100));
         wallet.fund(&funding);
         let txid = funding.compute_txid();
         let utxos = funding

@@ -53,6 +53,23 @@ impl Wallet {
         &self.secp
     }
 
+    /// A transaction (never validated: its input is null) that pays the wallet `coins`
+    /// outputs of 1 BTC; [`Wallet::fund`] takes them.
+    pub fn funding(&self, coins: usize) -> Transaction {
+        Transaction {
+            version: transaction::Version::TWO,
+            lock_time: absolute::LockTime::ZERO,
+            input: vec![TxIn::default()],
+            output: vec![
+                TxOut {
+                    value: Amount::from_sat(100_000_000),
+                    script_pubkey: self.script.clone(),
+                };
+                coins
+            ],
+        }
+    }
+
     /// The wallet's P2WPKH script.
     pub fn script(&self) -> &ScriptBuf {
         &self.script
@@ -187,18 +204,7 @@ mod tests {
     #[test]
     fn padding_makes_transactions_bigger_by_about_its_length() {
         let mut w = Wallet::new(1);
-        let funding = Transaction {
-            version: transaction::Version::TWO,
-            lock_time: absolute::LockTime::ZERO,
-            input: vec![TxIn::default()],
-            output: vec![
-                TxOut {
-                    value: Amount::from_sat(100_000_000),
-                    script_pubkey: w.script().clone(),
-                };
-                2
-            ],
-        };
+        let funding = w.funding(2);
         w.fund(&funding);
         let plain = w.spend(false, 0).unwrap();
         let padded = w.spend(false, 10_000).unwrap();
