@@ -7,10 +7,10 @@ use clap::Parser;
 use jd_client_sv2::config::{JdClientConfig, Sv2Tp, TemplateProviderType};
 use jd_client_sv2::{JdClient, JdEvent, Mining};
 use mining_device::sv1::Sv1Device;
-use mining_device::{ChannelKind, Device, DeviceConfig};
+use mining_device::{ChannelKind, Device, DeviceConfig, DeviceStats};
 use mining_proxy_sv2::config::ProxyConfig;
 use mining_proxy_sv2::MiningProxy;
-use noise_sv2::AuthoritySecretKey;
+use noise_sv2::{AuthorityPublicKey, AuthoritySecretKey};
 use pool_sv2::config::PoolConfig;
 use pool_sv2::Pool;
 use roles_utils::upstream::UpstreamConfig;
@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use template_provider::{TemplateProvider, TpEvent};
 use translator_sv2::config::TranslatorConfig;
@@ -73,6 +74,49 @@ async fn main() {
 }
 
 async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let s = start_stack(&a).await?;
+    print_layout(&s, &a);
+    let (devices, sv1) = start_miners(&s, &a);
+    let stats: Vec<_> = devices
+        .iter()
+        .map(|d| d.stats())
+        .chain(sv1.iter().map(|d| d.stats()))
+        .collect();
+    let found = watch(&s, &a, &stats).await;
+    let (pool_stats, jdc_stats) = (s.pool.stats(), s.jdc.stats());
+    println!(
+        "done: {} blocks ({} on declared templates), {} shares accepted, {} rejected, chain height {}",
+        found,
+        jdc_stats.blocks_on_declared_jobs.load(Ordering::Relaxed),
+        pool_stats.shares_accepted.load(Ordering::Relaxed),
+        pool_stats.shares_rejected.load(Ordering::Relaxed),
+        s.tp.height()
+    );
+    drop(devices);
+    drop(sv1);
+    s.translator.shutdown();
+    s.jdc.shutdown();
+    s.proxy.shutdown();
+    s.pool.shutdown();
+    s.tp.shutdown();
+    Ok(())
+}
+
+/// The roles, each listening on a free loopback port, and the keys their clients check.
+struct Stack {
+    tp: TemplateProvider,
+    rpc: SocketAddr,
+    pool: Pool,
+    pool_key: AuthorityPublicKey,
+    jds: SocketAddr,
+    jdc: JdClient,
+    jdc_key: AuthorityPublicKey,
+    proxy: MiningProxy,
+    proxy_key: AuthorityPublicKey,
+    translator: Translator,
+}
+
+async fn start_stack(a: &Args) -> Result<Stack, Box<dyn std::error::Error>> {
     let tp_key = AuthoritySecretKey::from_str(TP_SECRET_KEY)?;
     let tp = TemplateProvider::start(template_provider::Config {
         listen_address: "127.0.0.1:0".parse()?,
@@ -107,8 +151,8 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     });
     let pool_key = cfg.authority()?.public_key();
     let pool = Pool::start(cfg).await?;
-    let jds_address = pool.jds_addr().ok_or("the pool's JDS did not start")?;
-    let jdc_cfg = jd_client_config(pool.local_addr(), jds_address, &pool_key, &tp)?;
+    let jds = pool.jds_addr().ok_or("the pool's JDS did not start")?;
+    let jdc_cfg = jd_client_config(pool.local_addr(), jds, &pool_key, &tp)?;
     let jdc_key = jdc_cfg.authority()?.public_key();
     let jdc = JdClient::start(jdc_cfg).await?;
     let mut pcfg = ProxyConfig::default_config();
@@ -133,32 +177,52 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     tcfg.upstreams[0].port = jdc.local_addr().port();
     tcfg.upstreams[0].authority_pubkey = Some(jdc_key.to_base58());
     let translator = Translator::start(tcfg).await?;
+    Ok(Stack {
+        tp,
+        rpc,
+        pool,
+        pool_key,
+        jds,
+        jdc,
+        jdc_key,
+        proxy,
+        proxy_key,
+        translator,
+    })
+}
+
+fn print_layout(s: &Stack, a: &Args) {
     println!(
         "template provider {} (noise) -> pool {} (noise, authority {}) -> {} devices",
-        tp.local_addr(),
-        pool.local_addr(),
-        pool_key.to_base58(),
+        s.tp.local_addr(),
+        s.pool.local_addr(),
+        s.pool_key.to_base58(),
         a.devices
     );
     println!(
         "                                  pool -> mining proxy {} (noise, authority {}) -> {} devices",
-        proxy.local_addr(),
-        proxy_key.to_base58(),
+        s.proxy.local_addr(),
+        s.proxy_key.to_base58(),
         a.proxied_devices
     );
     println!(
         "template provider -> JD client {} (its own templates, declared to the pool's JDS {}; node RPC http://{}) -> pool; {} devices",
-        jdc.local_addr(),
-        jds_address,
-        rpc,
+        s.jdc.local_addr(),
+        s.jds,
+        s.rpc,
         a.jd_devices
     );
     println!(
         "                                  JD client -> translator {} (Stratum V1, metrics http://{}/metrics) -> {} Sv1 miners",
-        translator.local_addr(),
-        translator.metrics_addr().map_or("-".into(), |m| m.to_string()),
+        s.translator.local_addr(),
+        s.translator.metrics_addr().map_or("-".into(), |m| m.to_string()),
         a.sv1_miners
     );
+}
+
+/// CPU miners on the pool, behind the proxy, behind the JD client, and Sv1 ones behind the
+/// translator.
+fn start_miners(s: &Stack, a: &Args) -> (Vec<Device>, Vec<Sv1Device>) {
     let start = |addr, key, kind, name: String| {
         let mut c = DeviceConfig::new(addr, Some(key), kind);
         c.threads = a.threads;
@@ -173,8 +237,8 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
                 ChannelKind::Extended
             };
             start(
-                pool.local_addr(),
-                pool_key,
+                s.pool.local_addr(),
+                s.pool_key,
                 kind,
                 format!("local.device{i}"),
             )
@@ -187,8 +251,8 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             ChannelKind::Extended
         };
         start(
-            proxy.local_addr(),
-            proxy_key,
+            s.proxy.local_addr(),
+            s.proxy_key,
             kind,
             format!("proxied.device{i}"),
         )
@@ -199,23 +263,22 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         } else {
             ChannelKind::Extended
         };
-        start(jdc.local_addr(), jdc_key, kind, format!("jd.device{i}"))
+        start(s.jdc.local_addr(), s.jdc_key, kind, format!("jd.device{i}"))
     }));
-    let proxy_stats = proxy.stats();
-    let jdc_stats = jdc.stats();
-    let mut jd_events = jdc.subscribe();
+    let sv1 = (0..a.sv1_miners)
+        .map(|i| Sv1Device::start(s.translator.local_addr(), format!("sv1.miner{i}"), true))
+        .collect();
+    (devices, sv1)
+}
+
+/// Print a summary every interval and every block, until Ctrl-C or the deadline. Returns the
+/// blocks the stack found.
+async fn watch(s: &Stack, a: &Args, stats: &[Arc<DeviceStats>]) -> u64 {
+    let (pool_stats, proxy_stats) = (s.pool.stats(), s.proxy.stats());
+    let (jdc_stats, translator_stats) = (s.jdc.stats(), s.translator.stats());
+    let mut jd_events = s.jdc.subscribe();
     let mut blocks_seen = BlockLog::default();
-    let sv1: Vec<Sv1Device> = (0..a.sv1_miners)
-        .map(|i| Sv1Device::start(translator.local_addr(), format!("sv1.miner{i}"), true))
-        .collect();
-    let translator_stats = translator.stats();
-    let stats: Vec<_> = devices
-        .iter()
-        .map(|d| d.stats())
-        .chain(sv1.iter().map(|d| d.stats()))
-        .collect();
-    let pool_stats = pool.stats();
-    let mut blocks = tp.subscribe();
+    let mut blocks = s.tp.subscribe();
     let started = Instant::now();
     let deadline = a.duration.map(|d| started + Duration::from_secs(d));
     let mut tick = tokio::time::interval(Duration::from_secs(a.interval.max(1)));
@@ -280,22 +343,7 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    println!(
-        "done: {} blocks ({} on declared templates), {} shares accepted, {} rejected, chain height {}",
-        found,
-        jdc_stats.blocks_on_declared_jobs.load(Ordering::Relaxed),
-        pool_stats.shares_accepted.load(Ordering::Relaxed),
-        pool_stats.shares_rejected.load(Ordering::Relaxed),
-        tp.height()
-    );
-    drop(devices);
-    drop(sv1);
-    translator.shutdown();
-    jdc.shutdown();
-    proxy.shutdown();
-    pool.shutdown();
-    tp.shutdown();
-    Ok(())
+    found
 }
 
 /// The JD client on the pool and its JDS, with templates from its own connection to the
