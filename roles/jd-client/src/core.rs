@@ -671,9 +671,9 @@ impl Core {
             .stats
             .blocks_found
             .fetch_add(1, Ordering::Relaxed);
-        let mut be = b.block_hash;
-        be.reverse();
-        let hash = hex::encode(be);
+        // Displayed big-endian, as nodes and explorers show it.
+        let hash = <bitcoin::BlockHash as bitcoin::hashes::Hash>::from_byte_array(b.block_hash)
+            .to_string();
         let Some(job) = self.jobs.get(&b.template_id) else {
             tracing::error!(%hash, "a block on a job no longer held");
             return;
