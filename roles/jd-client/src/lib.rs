@@ -22,7 +22,7 @@
 //! the shell and the policy that ties them together ([`core`]).
 //!
 //! ```no_run
-//! # async fn example() -> Result<(), String> {
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let jdc = jd_client_sv2::JdClient::start(jd_client_sv2::config::JdClientConfig::default_config()).await?;
 //! println!("devices connect to {}", jdc.local_addr());
 //! # Ok(()) }
@@ -156,28 +156,56 @@ pub(crate) async fn send_frame(
     roles_utils::send(conn, m).await
 }
 
+/// Why [`JdClient::start`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A config value is wrong (the text says which).
+    Config(String),
+    /// The listening address could not be bound.
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    /// No randomness for the noise static key.
+    Noise(noise_sv2::NoiseError),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Config(e) => write!(f, "config: {e}"),
+            StartError::Bind { address, source } => write!(f, "{address}: {source}"),
+            StartError::Noise(e) => write!(f, "noise static key: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
 impl JdClient {
     /// Bind and start: the template provider and upstream links open in the background.
-    pub async fn start(cfg: JdClientConfig) -> Result<JdClient, String> {
-        let authority = cfg.authority()?;
-        let (tp_address, tp_key) = cfg.template_provider()?;
+    pub async fn start(cfg: JdClientConfig) -> Result<JdClient, StartError> {
+        let authority = cfg.authority().map_err(StartError::Config)?;
+        let (tp_address, tp_key) = cfg.template_provider().map_err(StartError::Config)?;
         for key in cfg.ignored.keys() {
             tracing::warn!(
                 key,
                 "config key of the reference JD client has no effect here"
             );
         }
-        let listener = roles_utils::bind(cfg.listening_address)
-            .map_err(|e| format!("{}: {e}", cfg.listening_address))?;
-        let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let address = cfg.listening_address;
+        let bind_error = |source| StartError::Bind { address, source };
+        let listener = roles_utils::bind(address).map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
         let responder = Arc::new(ResponderConfig {
             authority: authority.keypair(),
-            static_key: HandshakeKey::generate().map_err(|e| e.to_string())?,
+            static_key: HandshakeKey::generate().map_err(StartError::Noise)?,
             cert_validity_secs: cfg.cert_validity_sec,
         });
         let (events_tx, events_rx) = mpsc::channel(4096);
         let (tp_tx, tp_rx) = mpsc::channel(256);
-        let layout = Layout::new(cfg.min_extranonce_size as usize)?;
+        let layout = Layout::new(cfg.min_extranonce_size as usize).map_err(StartError::Config)?;
         let shared = Arc::new(Shared {
             server: Arc::new(ServerConfig {
                 shares_per_minute: cfg.shares_per_minute,
