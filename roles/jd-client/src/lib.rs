@@ -156,32 +156,7 @@ pub(crate) async fn send_frame(
     roles_utils::send(conn, m).await
 }
 
-/// Why [`JdClient::start`] failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum StartError {
-    /// A config value is wrong (the text says which).
-    Config(String),
-    /// The listening address could not be bound.
-    Bind {
-        address: SocketAddr,
-        source: std::io::Error,
-    },
-    /// No randomness for the noise static key.
-    Noise(noise_sv2::NoiseError),
-}
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StartError::Config(e) => write!(f, "config: {e}"),
-            StartError::Bind { address, source } => write!(f, "{address}: {source}"),
-            StartError::Noise(e) => write!(f, "noise static key: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
+pub use roles_utils::StartError;
 
 impl JdClient {
     /// Bind and start: the template provider and upstream links open in the background.
@@ -195,7 +170,10 @@ impl JdClient {
             );
         }
         let address = cfg.listening_address;
-        let bind_error = |source| StartError::Bind { address, source };
+        let bind_error = |source| StartError::Bind {
+            address: address.to_string(),
+            source,
+        };
         let listener = roles_utils::bind(address).map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let responder = Arc::new(ResponderConfig {

@@ -41,6 +41,7 @@ use roles_utils::upstream::Layout;
 use roles_utils::upstream::{
     self, ChannelInfo, ChannelRequest, ExtranonceSplit, Submit, UpstreamCommand, UpstreamEvent,
 };
+pub use roles_utils::StartError;
 use roles_utils::{lock, send_without_waiting};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -136,21 +137,24 @@ fn template_key(generation: u64, job_id: u32) -> u64 {
 impl MiningProxy {
     /// Bind and start; the upstream channel opens in the background (and reopens, with
     /// failover, for as long as the proxy runs).
-    pub async fn start(cfg: ProxyConfig) -> Result<MiningProxy, String> {
-        let authority = cfg.authority()?;
-        let upstreams = upstream::ordered(&cfg.upstreams)?;
-        let listener = roles_utils::bind(cfg.listen_address)
-            .map_err(|e| format!("{}: {e}", cfg.listen_address))?;
-        let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
+    pub async fn start(cfg: ProxyConfig) -> Result<MiningProxy, StartError> {
+        let authority = cfg.authority().map_err(StartError::Config)?;
+        let upstreams = upstream::ordered(&cfg.upstreams).map_err(StartError::Config)?;
+        let bind_error = |source| StartError::Bind {
+            address: cfg.listen_address.to_string(),
+            source,
+        };
+        let listener = roles_utils::bind(cfg.listen_address).map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
         let responder = Arc::new(ResponderConfig {
             authority: authority.keypair(),
-            static_key: HandshakeKey::generate().map_err(|e| e.to_string())?,
+            static_key: HandshakeKey::generate().map_err(StartError::Noise)?,
             cert_validity_secs: cfg.cert_validity_sec,
         });
         let (commands_tx, commands_rx) = mpsc::channel(4096);
         let (events_tx, events_rx) = mpsc::channel(4096);
         // Until an upstream says more, downstreams get what every accepted upstream grants.
-        let layout = Layout::new(cfg.min_extranonce_size as usize)?;
+        let layout = Layout::new(cfg.min_extranonce_size as usize).map_err(StartError::Config)?;
         let shared = Arc::new(Shared {
             server: Arc::new(ServerConfig {
                 shares_per_minute: cfg.shares_per_minute,

@@ -42,6 +42,33 @@ pub fn init_tracing(default: &str) {
 /// resent only after 1 s, then 3 s.
 pub const LISTEN_BACKLOG: u32 = 4096;
 
+/// Why a role failed to start (its `start` function).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A config value is wrong (the text says which).
+    Config(String),
+    /// A listening address could not be bound.
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    /// No randomness for the noise static key.
+    Noise(noise_sv2::NoiseError),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Config(e) => write!(f, "config: {e}"),
+            StartError::Bind { address, source } => write!(f, "{address}: {source}"),
+            StartError::Noise(e) => write!(f, "noise static key: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
 /// Bind a listener with [`LISTEN_BACKLOG`].
 pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     let socket = if addr.is_ipv4() {

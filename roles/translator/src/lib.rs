@@ -23,7 +23,7 @@
 //!   miners that negotiated rolling get `mining.set_version_mask`.
 //!
 //! ```no_run
-//! # async fn example() -> Result<(), String> {
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let cfg = translator_sv2::config::TranslatorConfig::default_config();
 //! let t = translator_sv2::Translator::start(cfg).await?;
 //! println!("Sv1 miners connect to {}", t.local_addr());
@@ -47,6 +47,7 @@ use roles_utils::limits::Gate;
 use roles_utils::upstream::{
     self, ChannelRequest, ExtranonceSplit, UpstreamCommand, UpstreamEvent,
 };
+pub use roles_utils::StartError;
 use roles_utils::{lock, send_without_waiting};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -151,17 +152,18 @@ fn job_key(generation: u64, job_id: u32) -> u64 {
 impl Translator {
     /// Bind the Sv1 listener (and metrics endpoint) and start; the upstream channel opens in
     /// the background and reopens, with failover, for as long as the translator runs.
-    pub async fn start(cfg: TranslatorConfig) -> Result<Translator, String> {
-        cfg.check()?;
-        let upstreams = upstream::ordered(&cfg.upstreams)?;
+    pub async fn start(cfg: TranslatorConfig) -> Result<Translator, StartError> {
+        cfg.check().map_err(StartError::Config)?;
+        let upstreams = upstream::ordered(&cfg.upstreams).map_err(StartError::Config)?;
         let listen = format!("{}:{}", cfg.downstream_address, cfg.downstream_port);
         let addr = tokio::net::lookup_host(&listen)
             .await
             .ok()
             .and_then(|mut a| a.next())
-            .ok_or_else(|| format!("{listen}: not an address"))?;
-        let listener = roles_utils::bind(addr).map_err(|e| format!("{listen}: {e}"))?;
-        let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
+            .ok_or_else(|| StartError::Config(format!("{listen}: not an address")))?;
+        let bind_error = |address: String| move |source| StartError::Bind { address, source };
+        let listener = roles_utils::bind(addr).map_err(bind_error(listen.clone()))?;
+        let local_addr = listener.local_addr().map_err(bind_error(listen))?;
         let en2 = cfg.downstream_extranonce2_size as usize;
         let registry = Arc::new(Registry::new(
             &upstreams.iter().map(|u| u.endpoint()).collect::<Vec<_>>(),
@@ -172,8 +174,8 @@ impl Translator {
             Some(a) => {
                 let l = TcpListener::bind(a)
                     .await
-                    .map_err(|e| format!("metrics_address {a}: {e}"))?;
-                let addr = l.local_addr().map_err(|e| e.to_string())?;
+                    .map_err(bind_error(format!("metrics_address {a}")))?;
+                let addr = l.local_addr().map_err(bind_error(a.to_string()))?;
                 tasks.spawn(metrics::serve(l, registry.clone()));
                 Some(addr)
             }
@@ -197,7 +199,7 @@ impl Translator {
             up: watch::channel(false).0,
             ids: Mutex::new(
                 ExtranonceAllocator::new(vec![], MINER_ID_BYTES + en2, MINER_ID_BYTES)
-                    .map_err(|e| format!("downstream_extranonce2_size: {e}"))?,
+                    .map_err(|e| StartError::Config(format!("downstream_extranonce2_size: {e}")))?,
             ),
             registry,
             last_difficulty: Mutex::new(ExpiringMap::new(cfg.max_tracked_workers)),
