@@ -6,7 +6,7 @@ use crate::{send_frame, Route};
 use const_sv2::{job_declaration_flags, mining_flags, PROTOCOL_JOB_DECLARATION, PROTOCOL_MINING};
 use network_helpers_sv2::{with_tokio, Connection, ConnectionConfig, Security};
 use roles_logic_sv2::job_declaration::{JdcConfig, JdcEvent, JdcSession};
-use roles_logic_sv2::mining_client::{ClientConfig, ClientEvent, ClientSession};
+use roles_logic_sv2::mining_client::{ClientChannel, ClientConfig, ClientEvent, ClientSession};
 use roles_logic_sv2::target::{Target, MAX_TARGET};
 use roles_utils::{now, setup_connection_message};
 use std::time::Duration;
@@ -76,7 +76,33 @@ async fn establish_inner(
 ) -> Result<Link, String> {
     let key = u.authority()?;
     let endpoint = u.pool_endpoint()?;
-    let (pool_conn, peer) = connect(&endpoint, key, const_sv2::SV2_MAX_PAYLOAD_SIZE).await?;
+    let (pool_conn, pool, ch, setup_flags) = open_pool_channel(u, &endpoint, key, req).await?;
+    let (jds_conn, jds, outputs) = open_jds(u, key, req).await?;
+    Ok(Link {
+        index,
+        endpoint,
+        pool_conn,
+        channel_id: ch.channel_id,
+        extranonce_prefix: ch.extranonce_prefix.clone(),
+        extranonce_size: ch.extranonce_size,
+        target: ch.target,
+        version_rolling: setup_flags & mining_flags::SUCCESS_REQUIRES_FIXED_VERSION == 0,
+        pool,
+        jds_conn,
+        jds,
+        outputs,
+    })
+}
+
+/// SetupConnection with work selection, and one extended channel with at least
+/// `req.min_extranonce_size` bytes of extranonce. Returns the channel and the setup flags.
+async fn open_pool_channel(
+    u: &UpstreamConfig,
+    endpoint: &str,
+    key: noise_sv2::AuthorityPublicKey,
+    req: &LinkRequest,
+) -> Result<(Connection, ClientSession<Route>, ClientChannel, u32), String> {
+    let (pool_conn, peer) = connect(endpoint, key, const_sv2::SV2_MAX_PAYLOAD_SIZE).await?;
     let flags = mining_flags::REQUIRES_WORK_SELECTION | mining_flags::REQUIRES_VERSION_ROLLING;
     let setup = setup_connection_message(PROTOCOL_MINING, flags, peer, &u.user_identity);
     let cfg = ClientConfig {
@@ -85,7 +111,7 @@ async fn establish_inner(
     };
     let mut pool = ClientSession::new(cfg, setup, now());
     flush_pool(&pool_conn, &mut pool).await?;
-    let flags = pool_until(&pool_conn, &mut pool, |e| match e {
+    let setup_flags = pool_until(&pool_conn, &mut pool, |e| match e {
         ClientEvent::SetupDone { flags } => Some(Ok(flags)),
         _ => None,
     })
@@ -115,7 +141,16 @@ async fn establish_inner(
             ch.extranonce_size, req.min_extranonce_size
         ));
     }
+    Ok((pool_conn, pool, ch, setup_flags))
+}
 
+/// The JDS connection, up to its first token, whose outputs every coinbase must carry (the
+/// token is kept for the first declaration).
+async fn open_jds(
+    u: &UpstreamConfig,
+    key: noise_sv2::AuthorityPublicKey,
+    req: &LinkRequest,
+) -> Result<(Connection, JdcSession, Vec<bitcoin::TxOut>), String> {
     let jds_endpoint = u.jds_endpoint()?;
     // A declaration of a full block's transactions is about 4 MB.
     let (jds_conn, jds_peer) = connect(&jds_endpoint, key, 8 * 1024 * 1024).await?;
@@ -139,8 +174,7 @@ async fn establish_inner(
         setup,
         now(),
     );
-    // Up to the first token: its outputs are what every coinbase must carry.
-    loop {
+    while jds.tokens() == 0 {
         while let Some(m) = jds.poll_message() {
             send_frame(&jds_conn, m).await?;
         }
@@ -157,28 +191,12 @@ async fn establish_inner(
                 return Err(format!("{jds_endpoint}: no answer to {what}"));
             }
         }
-        if jds.tokens() > 0 {
-            break;
-        }
     }
     // Peek at the first token's outputs without using it.
     let token = jds.take_token().ok_or("no token")?;
     let outputs = token.outputs.clone();
     jds.return_token(token);
-    Ok(Link {
-        index,
-        endpoint,
-        pool_conn,
-        pool,
-        channel_id,
-        extranonce_prefix: ch.extranonce_prefix.clone(),
-        extranonce_size: ch.extranonce_size,
-        target: ch.target,
-        version_rolling: flags & mining_flags::SUCCESS_REQUIRES_FIXED_VERSION == 0,
-        jds_conn,
-        jds,
-        outputs,
-    })
+    Ok((jds_conn, jds, outputs))
 }
 
 async fn flush_pool(conn: &Connection, s: &mut ClientSession<Route>) -> Result<(), String> {
