@@ -352,118 +352,9 @@ impl Server {
 
     fn handle(&mut self, id: Id, msg: ClientMessage, out: &mut Output) {
         match msg {
-            ClientMessage::Subscribe(s) => {
-                // A second subscribe gets the same answer (some firmware re-subscribes).
-                self.subscribed = true;
-                Self::respond(
-                    out,
-                    id,
-                    subscribe_result(
-                        &self.subscription_id,
-                        &self.cfg.extranonce1,
-                        self.cfg.extranonce2_size,
-                    ),
-                );
-                out.events.push(ServerEvent::Subscribed {
-                    user_agent: s.user_agent,
-                });
-                // Work follows as soon as there is a job, even before authorize.
-                out.lines.push(
-                    ServerMessage::SetDifficulty(self.difficulty)
-                        .to_message(Id::Null)
-                        .to_line(),
-                );
-                if let Some(job) = self.jobs.back() {
-                    let mut n = job.notify.clone();
-                    n.clean_jobs = true;
-                    out.lines
-                        .push(ServerMessage::Notify(n).to_message(Id::Null).to_line());
-                }
-            }
-            ClientMessage::Authorize(a) => {
-                if a.name.trim().is_empty() {
-                    out.lines.push(
-                        Message::error(id, codes::UNAUTHORIZED, "empty worker name").to_line(),
-                    );
-                    return;
-                }
-                if a.name.len() > self.cfg.max_worker_name_len {
-                    let reason = format!(
-                        "worker name longer than {} bytes",
-                        self.cfg.max_worker_name_len
-                    );
-                    out.lines.push(refusal(id, codes::UNAUTHORIZED, &reason));
-                    return;
-                }
-                if !self.authorized.contains(&a.name)
-                    && self.authorized.len() >= self.cfg.max_workers.max(1)
-                {
-                    let reason = format!(
-                        "too many workers on this connection (at most {})",
-                        self.cfg.max_workers.max(1)
-                    );
-                    out.lines.push(refusal(id, codes::UNAUTHORIZED, &reason));
-                    if !self.too_many_workers_reported {
-                        self.too_many_workers_reported = true;
-                        out.events.push(ServerEvent::TooManyWorkers {
-                            max_workers: self.cfg.max_workers.max(1),
-                        });
-                    }
-                    return;
-                }
-                self.authorized.insert(a.name.clone());
-                Self::respond(out, id, json!(true));
-                out.events.push(ServerEvent::Authorized {
-                    worker: a.name,
-                    password: a.password,
-                });
-            }
-            ClientMessage::Configure(c) => {
-                let mut result = serde_json::Map::new();
-                if let Some(vr) = c.version_rolling {
-                    let requested = vr.mask.unwrap_or(u32::MAX);
-                    let mask = requested & self.cfg.version_rolling_mask;
-                    let ok = mask.count_ones() >= vr.min_bit_count.unwrap_or(0);
-                    result.insert("version-rolling".into(), json!(ok));
-                    if ok {
-                        result.insert("version-rolling.mask".into(), json!(format!("{mask:08x}")));
-                        self.version_mask = Some(mask);
-                        self.version_mask_requested = Some(requested);
-                    }
-                }
-                // Sent after the answer, when the miner already mines at a lower difficulty.
-                let mut raised = None;
-                if let Some(d) = c.minimum_difficulty {
-                    result.insert("minimum-difficulty".into(), json!(true));
-                    self.minimum_difficulty = Some(d);
-                    if d > self.difficulty {
-                        self.difficulty = d;
-                        if self.subscribed {
-                            raised = Some(
-                                ServerMessage::SetDifficulty(d)
-                                    .to_message(Id::Null)
-                                    .to_line(),
-                            );
-                        }
-                    }
-                }
-                if c.subscribe_extranonce {
-                    self.extranonce_subscribed = true;
-                    result.insert("subscribe-extranonce".into(), json!(true));
-                }
-                if c.info.is_some() {
-                    result.insert("info".into(), json!(true));
-                }
-                for u in &c.unknown {
-                    result.insert(u.clone(), json!(false));
-                }
-                Self::respond(out, id, Value::Object(result));
-                out.lines.extend(raised);
-                out.events.push(ServerEvent::Configured {
-                    version_rolling_mask: self.version_mask,
-                    minimum_difficulty: c.minimum_difficulty,
-                });
-            }
+            ClientMessage::Subscribe(s) => self.handle_subscribe(id, s, out),
+            ClientMessage::Authorize(a) => self.handle_authorize(id, a, out),
+            ClientMessage::Configure(c) => self.handle_configure(id, c, out),
             ClientMessage::ExtranonceSubscribe => {
                 self.extranonce_subscribed = true;
                 Self::respond(out, id, json!(true));
@@ -474,6 +365,120 @@ impl Server {
             }
             ClientMessage::Submit(s) => self.submit(id, s, out),
         }
+    }
+
+    fn handle_subscribe(&mut self, id: Id, s: Subscribe, out: &mut Output) {
+        // A second subscribe gets the same answer (some firmware re-subscribes).
+        self.subscribed = true;
+        Self::respond(
+            out,
+            id,
+            subscribe_result(
+                &self.subscription_id,
+                &self.cfg.extranonce1,
+                self.cfg.extranonce2_size,
+            ),
+        );
+        out.events.push(ServerEvent::Subscribed {
+            user_agent: s.user_agent,
+        });
+        // Work follows as soon as there is a job, even before authorize.
+        out.lines.push(
+            ServerMessage::SetDifficulty(self.difficulty)
+                .to_message(Id::Null)
+                .to_line(),
+        );
+        if let Some(job) = self.jobs.back() {
+            let mut n = job.notify.clone();
+            n.clean_jobs = true;
+            out.lines
+                .push(ServerMessage::Notify(n).to_message(Id::Null).to_line());
+        }
+    }
+
+    fn handle_authorize(&mut self, id: Id, a: Authorize, out: &mut Output) {
+        if a.name.trim().is_empty() {
+            out.lines
+                .push(Message::error(id, codes::UNAUTHORIZED, "empty worker name").to_line());
+            return;
+        }
+        if a.name.len() > self.cfg.max_worker_name_len {
+            let reason = format!(
+                "worker name longer than {} bytes",
+                self.cfg.max_worker_name_len
+            );
+            out.lines.push(refusal(id, codes::UNAUTHORIZED, &reason));
+            return;
+        }
+        if !self.authorized.contains(&a.name)
+            && self.authorized.len() >= self.cfg.max_workers.max(1)
+        {
+            let reason = format!(
+                "too many workers on this connection (at most {})",
+                self.cfg.max_workers.max(1)
+            );
+            out.lines.push(refusal(id, codes::UNAUTHORIZED, &reason));
+            if !self.too_many_workers_reported {
+                self.too_many_workers_reported = true;
+                out.events.push(ServerEvent::TooManyWorkers {
+                    max_workers: self.cfg.max_workers.max(1),
+                });
+            }
+            return;
+        }
+        self.authorized.insert(a.name.clone());
+        Self::respond(out, id, json!(true));
+        out.events.push(ServerEvent::Authorized {
+            worker: a.name,
+            password: a.password,
+        });
+    }
+
+    fn handle_configure(&mut self, id: Id, c: Configure, out: &mut Output) {
+        let mut result = serde_json::Map::new();
+        if let Some(vr) = c.version_rolling {
+            let requested = vr.mask.unwrap_or(u32::MAX);
+            let mask = requested & self.cfg.version_rolling_mask;
+            let ok = mask.count_ones() >= vr.min_bit_count.unwrap_or(0);
+            result.insert("version-rolling".into(), json!(ok));
+            if ok {
+                result.insert("version-rolling.mask".into(), json!(format!("{mask:08x}")));
+                self.version_mask = Some(mask);
+                self.version_mask_requested = Some(requested);
+            }
+        }
+        // Sent after the answer, when the miner already mines at a lower difficulty.
+        let mut raised = None;
+        if let Some(d) = c.minimum_difficulty {
+            result.insert("minimum-difficulty".into(), json!(true));
+            self.minimum_difficulty = Some(d);
+            if d > self.difficulty {
+                self.difficulty = d;
+                if self.subscribed {
+                    raised = Some(
+                        ServerMessage::SetDifficulty(d)
+                            .to_message(Id::Null)
+                            .to_line(),
+                    );
+                }
+            }
+        }
+        if c.subscribe_extranonce {
+            self.extranonce_subscribed = true;
+            result.insert("subscribe-extranonce".into(), json!(true));
+        }
+        if c.info.is_some() {
+            result.insert("info".into(), json!(true));
+        }
+        for u in &c.unknown {
+            result.insert(u.clone(), json!(false));
+        }
+        Self::respond(out, id, Value::Object(result));
+        out.lines.extend(raised);
+        out.events.push(ServerEvent::Configured {
+            version_rolling_mask: self.version_mask,
+            minimum_difficulty: c.minimum_difficulty,
+        });
     }
 
     fn reject(out: &mut Output, id: Id, s: &Submit, code: i64, reason: &str) {
