@@ -1126,10 +1126,8 @@ impl Chain {
     }
 }
 
-/// The block subsidy at `height` (halving every 210,000 blocks).
-pub fn subsidy(height: u32) -> u64 {
-    5_000_000_000u64 >> (height / 210_000).min(63)
-}
+/// The block subsidy at `height` (halving every 210,000 blocks), as the JDS computes it.
+pub use roles_logic_sv2::job_declaration::block_subsidy as subsidy;
 
 /// A segwit coinbase: one null input with `script_sig` and the all-zero witness reserved
 /// value, version 2, no lock time.
