@@ -216,50 +216,9 @@ impl TemplateProvider {
             None => Security::Plain,
         };
         let mut tasks = JoinSet::new();
-        // New transactions (and so refreshed templates) on a timer.
-        {
-            let (shared, every) = (shared.clone(), cfg.template_interval);
-            tasks.spawn(async move {
-                let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    {
-                        let mut chain = lock(&shared.chain);
-                        chain.add_transactions(public, unix_now());
-                        chain.add_private_transactions(private, unix_now());
-                    }
-                    shared.changes.send_modify(|c| c.transactions += 1);
-                }
-            });
-        }
-        if let Some(every) = cfg.block_interval {
-            let shared = shared.clone();
-            tasks.spawn(async move {
-                let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    let b = lock(&shared.chain).mine_external_block(unix_now());
-                    tracing::info!(height = b.height, hash = %b.hash, "the simulated network found a block");
-                    shared.connected(vec![b]);
-                }
-            });
-        }
+        spawn_timers(&mut tasks, &shared, &cfg);
         let rpc_address = match rpc_listener {
-            Some(listener) => {
-                let addr = listener.local_addr()?;
-                let s = shared.clone();
-                let handler: bitcoin_rpc::Handler =
-                    Arc::new(move |method: &str, params: &serde_json::Value| s.rpc(method, params));
-                tasks.spawn(bitcoin_rpc::serve(
-                    listener,
-                    cfg.rpc_credentials.clone(),
-                    handler,
-                ));
-                tracing::info!(address = %addr, authentication = cfg.rpc_credentials.is_some(), "Bitcoin Core RPC subset listening");
-                Some(addr)
-            }
+            Some(listener) => Some(spawn_rpc(&mut tasks, &shared, listener, &cfg)?),
             None => None,
         };
         {
@@ -347,6 +306,62 @@ impl TemplateProvider {
     pub fn shutdown(mut self) {
         self.tasks.abort_all();
     }
+}
+
+/// The simulated mempool's new transactions (so refreshed templates) every
+/// `template_interval`, and the simulated network's blocks every `block_interval`.
+fn spawn_timers(tasks: &mut JoinSet<()>, shared: &Shared, cfg: &Config) {
+    let (public, private) = (
+        cfg.transactions_per_interval,
+        cfg.private_transactions_per_interval,
+    );
+    let (s, every) = (shared.clone(), cfg.template_interval);
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            {
+                let mut chain = lock(&s.chain);
+                chain.add_transactions(public, unix_now());
+                chain.add_private_transactions(private, unix_now());
+            }
+            s.changes.send_modify(|c| c.transactions += 1);
+        }
+    });
+    if let Some(every) = cfg.block_interval {
+        let s = shared.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let b = lock(&s.chain).mine_external_block(unix_now());
+                tracing::info!(height = b.height, hash = %b.hash, "the simulated network found a block");
+                s.connected(vec![b]);
+            }
+        });
+    }
+}
+
+/// Serve the node's RPC subset on `listener`; returns its address.
+fn spawn_rpc(
+    tasks: &mut JoinSet<()>,
+    shared: &Shared,
+    listener: tokio::net::TcpListener,
+    cfg: &Config,
+) -> std::io::Result<SocketAddr> {
+    let addr = listener.local_addr()?;
+    let s = shared.clone();
+    let handler: bitcoin_rpc::Handler =
+        Arc::new(move |method: &str, params: &serde_json::Value| s.rpc(method, params));
+    tasks.spawn(bitcoin_rpc::serve(
+        listener,
+        cfg.rpc_credentials.clone(),
+        handler,
+    ));
+    tracing::info!(address = %addr, authentication = cfg.rpc_credentials.is_some(), "Bitcoin Core RPC subset listening");
+    Ok(addr)
 }
 
 fn lock(chain: &Mutex<Chain>) -> std::sync::MutexGuard<'_, Chain> {
