@@ -36,7 +36,8 @@ pub fn power_of_two_at_most(d: f64) -> f64 {
 /// The smallest power of two at or above `d`.
 pub fn power_of_two_at_least(d: f64) -> f64 {
     let p = power_of_two_at_most(d);
-    if p == d || !p.is_normal() {
+    if p == d || !p.is_normal() || !(p * 2.0).is_finite() {
+        // Above 2^1023 the next power of two is not a number: stay at the largest one.
         p
     } else {
         p * 2.0
@@ -77,7 +78,13 @@ impl Policy {
             };
             d = d.max(m);
         }
-        d
+        // A miner's minimum-difficulty may be any finite number; an infinite difficulty
+        // would be sent as null and make every share meet the target.
+        if d.is_finite() {
+            d
+        } else {
+            f64::MAX
+        }
     }
 }
 
@@ -85,6 +92,18 @@ impl Policy {
 mod tests {
     use super::*;
     use quickcheck::quickcheck;
+
+    #[test]
+    fn a_huge_minimum_difficulty_stays_finite() {
+        let mut p = policy(1.0, None, true);
+        p.miner_minimum = Some(f64::MAX);
+        let d = p.apply(1.0);
+        assert!(d.is_finite() && d >= 2f64.powi(1023), "{d}");
+        assert!(power_of_two_at_least(f64::MAX).is_finite());
+        let mut p = policy(1.0, None, false);
+        p.miner_minimum = Some(f64::MAX);
+        assert_eq!(p.apply(1.0), f64::MAX);
+    }
 
     fn policy(floor: f64, ceiling: Option<f64>, power_of_two: bool) -> Policy {
         Policy {
