@@ -227,11 +227,13 @@ impl Core {
                     self.declare(key)?;
                 }
             }
-            // A new link (maybe to a restarted provider, whose template ids start again):
-            // forget its old templates; the jobs made of them are mined until the new tip.
+            // A new link, maybe to a restarted provider whose template ids start again: its
+            // old templates and the jobs made of them go (their held shares are answered
+            // stale); the provider sends its current template and tip at once.
             Event::Tp(TpEvent::Up) => {
                 self.templates.clear();
                 self.tip = None;
+                self.rebuild();
             }
             Event::Tp(TpEvent::Down(reason)) => {
                 tracing::warn!("template provider down: {reason}; mining the last templates")
@@ -391,9 +393,30 @@ impl Core {
                 }
             }
         }
+        if self.full_template && self.link.is_some() {
+            self.request_missing_transaction_data(tip.template_id);
+        }
         let keys: Vec<u64> = self.jobs.keys().copied().collect();
         for key in keys {
             let _ = self.declare(key);
+        }
+    }
+
+    /// Templates from `from` on that came while there was no link have no transaction data
+    /// yet (it is asked for only with a link): ask now, or their jobs are never declared.
+    fn request_missing_transaction_data(&mut self, from: u64) {
+        for (&id, t) in self.templates.range(from..) {
+            if t.txs.is_none()
+                && self
+                    .tp
+                    .try_send(TpCommand::RequestTransactionData(id))
+                    .is_err()
+            {
+                tracing::warn!(
+                    template_id = id,
+                    "template provider link busy: transaction data not asked for"
+                );
+            }
         }
     }
 

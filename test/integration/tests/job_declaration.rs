@@ -610,3 +610,56 @@ async fn a_template_provider_error_does_not_stop_the_jd_client() {
         "the device stayed connected"
     );
 }
+
+/// The JD client's templates arrive before its pool is reachable (it mines solo), and the
+/// template provider sends no other for an hour: once the pool is up, those templates are
+/// declared (their transaction data is asked for then) and mined as custom jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_from_before_the_pool_was_up_are_declared_once_it_is() {
+    let tp = TemplateProvider::start(template_provider::Config {
+        listen_address: free_addr(),
+        authority_secret_key: Some(tp_key()),
+        block_difficulty: 1e6,
+        template_interval: Duration::from_secs(3600),
+        transactions_per_interval: 20,
+        rpc_address: Some(free_addr()),
+        rpc_credentials: Some("user:pass".into()),
+        ..template_provider::Config::default()
+    })
+    .await
+    .unwrap();
+    let (pool_addr, jds_addr) = (free_addr(), free_addr());
+    let pool_key = pool_config(pool_addr, tp.local_addr())
+        .authority()
+        .unwrap()
+        .public_key();
+    let cfg = jdc_config(
+        &[(pool_addr, jds_addr, pool_key)],
+        tp.local_addr(),
+        "FULLTEMPLATE",
+    );
+    let jdc = JdClient::start(cfg).await.unwrap();
+    let mut ev = jdc.subscribe();
+    let stats = jdc.stats();
+    wait_for("the first template", LONG, || {
+        stats.templates.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    let (pool, _) = start_pool(jds_pool_config(pool_addr, jds_addr, &tp)).await;
+    wait_mining(&mut ev, true).await;
+    wait_for(
+        "the early template declared and accepted as a custom job",
+        LONG,
+        || {
+            stats.jobs_declared.load(Ordering::Relaxed) > 0
+                && stats.custom_jobs_accepted.load(Ordering::Relaxed) > 0
+        },
+    )
+    .await;
+    assert_eq!(
+        stats.templates.load(Ordering::Relaxed),
+        1,
+        "the template from before the pool is the only one"
+    );
+    drop(pool);
+}
