@@ -50,7 +50,7 @@ pub(crate) struct CustomJob {
 pub(crate) struct JdsState {
     pub registry: Mutex<JobRegistry>,
     pub rpc: RpcClient,
-    mempool: tokio::sync::Mutex<MempoolCache>,
+    mempool: Mutex<MempoolCache>,
     custom: Mutex<HashMap<u64, CustomJob>>,
     next_key: AtomicU64,
     next_connection: AtomicU64,
@@ -84,7 +84,7 @@ impl JdsState {
         Ok(JdsState {
             registry: Mutex::new(registry),
             rpc,
-            mempool: tokio::sync::Mutex::new(MempoolCache::default()),
+            mempool: Mutex::new(MempoolCache::default()),
             custom: Mutex::new(HashMap::new()),
             next_key: AtomicU64::new(1),
             next_connection: AtomicU64::new(1),
@@ -261,7 +261,7 @@ async fn handle_events(shared: &Shared, jds: &JdsState, session: &mut JdsSession
     while let Some(e) = session.poll_event() {
         match e {
             JdsEvent::LookupTransactions { request_id, wtxids } => {
-                let found = jds.mempool.lock().await.lookup(&jds.rpc, &wtxids).await;
+                let found = lookup(&jds.mempool, &jds.rpc, &wtxids).await;
                 session.mempool_answer(request_id, found, &mut lock(&jds.registry));
             }
             JdsEvent::SubmitBlock {
@@ -381,68 +381,91 @@ pub(crate) async fn on_custom_block(shared: &Shared, solution: BlockSolution) {
 
 /// What the node's mempool holds, as the JDS asks for it: wtxid -> (txid, fee), refreshed
 /// from `getrawmempool true` at most once a second, and raw transactions fetched in batches.
+/// The lock is never held across a call to the node: a lookup that finds a refresh under way
+/// answers from what is cached, and what it lacks is asked of the client
+/// (ProvideMissingTransactions), so one client's unknown wtxids cannot stall the others.
 #[derive(Default)]
 struct MempoolCache {
     entries: HashMap<[u8; 32], (String, u64)>,
     raw: HashMap<[u8; 32], Arc<Vec<u8>>>,
+    /// When the last refresh started.
     refreshed: Option<tokio::time::Instant>,
 }
 
-impl MempoolCache {
-    async fn refresh(&mut self, rpc: &RpcClient) {
-        if self
-            .refreshed
-            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
-        {
-            return;
-        }
+/// Each wtxid's transaction and fee, when the node has it.
+async fn lookup(
+    cache: &Mutex<MempoolCache>,
+    rpc: &RpcClient,
+    wtxids: &[[u8; 32]],
+) -> Vec<Option<KnownTransaction>> {
+    if lock(cache).claim_refresh(wtxids) {
         match rpc.get_raw_mempool_verbose().await {
-            Ok(m) => {
-                self.entries = m
-                    .into_iter()
-                    .filter_map(|(txid, e)| {
-                        let mut w: [u8; 32] = hex::decode(&e.wtxid).ok()?.try_into().ok()?;
-                        w.reverse(); // display order to internal
-                        Some((w, (txid, e.fees.base_sat())))
-                    })
-                    .collect();
-                self.raw.retain(|w, _| self.entries.contains_key(w));
-                self.refreshed = Some(tokio::time::Instant::now());
-            }
+            Ok(m) => lock(cache).set_entries(m),
             Err(e) => tracing::warn!("getrawmempool: {e}"),
         }
     }
-
-    /// Each wtxid's transaction and fee, when the node has it.
-    async fn lookup(
-        &mut self,
-        rpc: &RpcClient,
-        wtxids: &[[u8; 32]],
-    ) -> Vec<Option<KnownTransaction>> {
-        if wtxids.iter().any(|w| !self.entries.contains_key(w)) {
-            self.refresh(rpc).await;
+    let need = lock(cache).uncached(wtxids);
+    if !need.is_empty() {
+        let txids: Vec<String> = need.iter().map(|(_, txid)| txid.clone()).collect();
+        match rpc.get_raw_transactions(&txids).await {
+            Ok(answers) => lock(cache).store(&need, answers),
+            Err(e) => tracing::warn!("getrawtransaction: {e}"),
         }
-        let need: Vec<[u8; 32]> = wtxids
-            .iter()
-            .filter(|w| self.entries.contains_key(*w) && !self.raw.contains_key(*w))
-            .copied()
+    }
+    lock(cache).answer(wtxids)
+}
+
+impl MempoolCache {
+    /// Whether this lookup should refresh the entries: some wtxid is unknown and no refresh
+    /// started in the last second (this one then counts as started).
+    fn claim_refresh(&mut self, wtxids: &[[u8; 32]]) -> bool {
+        let due = self
+            .refreshed
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if due && wtxids.iter().any(|w| !self.entries.contains_key(w)) {
+            self.refreshed = Some(tokio::time::Instant::now());
+            return true;
+        }
+        false
+    }
+
+    fn set_entries(&mut self, m: HashMap<String, bitcoin_rpc::MempoolEntry>) {
+        self.entries = m
+            .into_iter()
+            .filter_map(|(txid, e)| {
+                let mut w: [u8; 32] = hex::decode(&e.wtxid).ok()?.try_into().ok()?;
+                w.reverse(); // display order to internal
+                Some((w, (txid, e.fees.base_sat())))
+            })
             .collect();
-        if !need.is_empty() {
-            let txids: Vec<String> = need.iter().map(|w| self.entries[w].0.clone()).collect();
-            match rpc.get_raw_transactions(&txids).await {
-                Ok(answers) => {
-                    if self.raw.len() + need.len() > MAX_CACHED_TRANSACTIONS {
-                        self.raw.clear();
-                    }
-                    for (w, a) in need.iter().zip(answers) {
-                        if let Ok(tx) = a {
-                            self.raw.insert(*w, Arc::new(tx));
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!("getrawtransaction: {e}"),
+        self.raw.retain(|w, _| self.entries.contains_key(w));
+    }
+
+    /// The wtxids in the mempool whose raw transaction is not cached, with their txids.
+    fn uncached(&self, wtxids: &[[u8; 32]]) -> Vec<([u8; 32], String)> {
+        wtxids
+            .iter()
+            .filter(|w| !self.raw.contains_key(*w))
+            .filter_map(|w| Some((*w, self.entries.get(w)?.0.clone())))
+            .collect()
+    }
+
+    fn store(
+        &mut self,
+        need: &[([u8; 32], String)],
+        answers: Vec<Result<Vec<u8>, bitcoin_rpc::RpcError>>,
+    ) {
+        if self.raw.len() + need.len() > MAX_CACHED_TRANSACTIONS {
+            self.raw.clear();
+        }
+        for ((w, _), a) in need.iter().zip(answers) {
+            if let Ok(tx) = a {
+                self.raw.insert(*w, Arc::new(tx));
             }
         }
+    }
+
+    fn answer(&self, wtxids: &[[u8; 32]]) -> Vec<Option<KnownTransaction>> {
         wtxids
             .iter()
             .map(|w| {
@@ -462,4 +485,35 @@ pub(crate) fn set_tip(jds: &JdsState, prev_hash: [u8; 32], height: u32, nbits: u
         nbits,
     });
     jds.prune(height);
+}
+
+#[cfg(test)]
+mod mempool_cache_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_refresh_a_second_and_only_for_unknown_wtxids() {
+        let mut c = MempoolCache::default();
+        let (known, unknown) = ([1u8; 32], [2u8; 32]);
+        assert!(c.claim_refresh(&[unknown]), "nothing cached: refresh");
+        assert!(
+            !c.claim_refresh(&[unknown]),
+            "a refresh already started this second"
+        );
+        c.entries.insert(known, ("11".repeat(32), 500));
+        c.refreshed = None;
+        assert!(!c.claim_refresh(&[known]), "every wtxid known: no refresh");
+        assert_eq!(
+            c.uncached(&[known, unknown]),
+            vec![(known, "11".repeat(32))]
+        );
+        c.store(&[(known, "11".repeat(32))], vec![Ok(vec![0xaa])]);
+        assert!(c.uncached(&[known]).is_empty());
+        let answer = c.answer(&[known, unknown]);
+        assert_eq!(
+            answer[0].as_ref().map(|k| (k.tx.to_vec(), k.fee)),
+            Some((vec![0xaa], Some(500)))
+        );
+        assert!(answer[1].is_none());
+    }
 }
