@@ -4,6 +4,7 @@
 use crate::difficulty::Policy;
 use crate::metrics::WorkerKey;
 use crate::{Answer, MinerUpdate, Route, Shared};
+use roles_logic_sv2::extranonce::ExtranonceRange;
 use roles_logic_sv2::target;
 use roles_logic_sv2::vardiff::Vardiff;
 use roles_utils::downstream::{Admitted, SetupExpiry};
@@ -91,71 +92,17 @@ pub(crate) async fn serve(stream: TcpStream, mut admitted: Admitted, shared: &Sh
             return;
         }
     };
-    // Nothing is read before an upstream channel is open: what the miner sent waits in the
-    // socket and is answered in order once there is work (never answered with no channel).
-    let mut up = shared.up.subscribe();
-    tokio::select! {
-        r = up.wait_for(|u| *u) => if r.is_err() { return },
-        // While no upstream is open only eviction applies; the deadline starts below.
-        _ = evicted(&mut admitted) => {
-            let _ = lock(&shared.ids).release(&range);
-            return;
-        }
+    if !wait_for_upstream(shared, &mut admitted).await {
+        let _ = lock(&shared.ids).release(&range);
+        return;
     }
     admitted.restart_setup_deadline();
     let idle_timeout = admitted.limits().idle_timeout();
     let write_timeout = admitted.limits().write_timeout();
     let mut last_line = tokio::time::Instant::now();
     let mut updates = shared.updates.subscribe();
-    let (version_rolling, current, upstream_target) = {
-        let st = lock(&shared.state);
-        (
-            st.link.as_ref().is_none_or(|l| l.version_rolling),
-            st.current.clone(),
-            st.upstream_target,
-        )
-    };
-    let dc = &shared.cfg.downstream_difficulty_config;
-    let policy = Policy {
-        floor: difficulty_for(dc.min_individual_miner_hashrate, dc.shares_per_minute),
-        ceiling: None,
-        power_of_two: dc.difficulty_power_of_two,
-        miner_minimum: None,
-    };
-    let mut server = Server::new(ServerConfig {
-        extranonce1: range.prefix().to_vec(),
-        extranonce2_size: range.rollable(),
-        initial_difficulty: policy.apply(policy.floor),
-        version_rolling_mask: version_mask(version_rolling),
-        max_jobs: MAX_JOBS,
-        max_workers: shared.cfg.max_workers_per_connection,
-        ..ServerConfig::default()
-    });
-    if let Some(n) = current {
-        // Kept for the subscribe answer, which sends it.
-        server.notify((*n).clone());
-    }
     let (reply, mut answers) = mpsc::channel(64);
-    let mut m = Miner {
-        shared,
-        peer,
-        server,
-        // Monotonic: a wall clock set back or forward must not make vardiff jump.
-        vardiff: Vardiff::new(
-            dc.shares_per_minute,
-            dc.min_individual_miner_hashrate,
-            monotonic_ms(),
-        ),
-        policy,
-        suggested: false,
-        workers: Vec::new(),
-        reply,
-        out: String::new(),
-    };
-    if let Some(t) = upstream_target {
-        m.on_upstream_target(t);
-        m.out.clear();
-    }
+    let mut m = Miner::new(shared, peer, &range, reply);
     let (mut rd, mut wr) = stream.into_split();
     let mut reader = LineReader::new(MAX_LINE);
     let mut buf = [0u8; 512];
@@ -200,24 +147,7 @@ pub(crate) async fn serve(stream: TcpStream, mut admitted: Admitted, shared: &Sh
                     Ok(MinerUpdate::Notify(n)) => m.on_notify(&n),
                     Ok(MinerUpdate::UpstreamTarget(t)) => m.on_upstream_target(t),
                     Ok(MinerUpdate::VersionRolling(allowed)) => m.on_version_rolling(allowed),
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        // Catch up with everything the missed updates said.
-                        let (cur, t, rolling) = {
-                            let st = lock(&shared.state);
-                            (st.current.clone(), st.upstream_target, st.link.as_ref().map(|l| l.version_rolling))
-                        };
-                        if let Some(t) = t {
-                            m.on_upstream_target(t);
-                        }
-                        if let Some(r) = rolling {
-                            m.on_version_rolling(r);
-                        }
-                        if let Some(n) = cur {
-                            let mut n = (*n).clone();
-                            n.clean_jobs = true;
-                            m.on_notify(&n);
-                        }
-                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => m.catch_up(),
                     Err(broadcast::error::RecvError::Closed) => break,
                 }
                 if !flush(&mut wr, &mut m.out, write_timeout).await { break }
@@ -237,16 +167,118 @@ pub(crate) async fn serve(stream: TcpStream, mut admitted: Admitted, shared: &Sh
             }
         }
     }
-    let now = Instant::now();
-    for w in &m.workers {
-        if w.listed {
-            shared.registry.worker_down(&w.key, now);
+    m.release_workers();
+    let _ = lock(&shared.ids).release(&range);
+}
+
+/// Nothing is read before an upstream channel is open: what the miner sent waits in the
+/// socket and is answered in order once there is work (never answered with no channel).
+/// False when the miner was evicted (or the translator stops) meanwhile.
+async fn wait_for_upstream(shared: &Shared, admitted: &mut Admitted) -> bool {
+    let mut up = shared.up.subscribe();
+    tokio::select! {
+        r = up.wait_for(|u| *u) => r.is_ok(),
+        // While no upstream is open only eviction applies; the setup deadline starts after.
+        _ = evicted(admitted) => false,
+    }
+}
+
+impl<'a> Miner<'a> {
+    /// A miner on extranonce range `range`, at the policy's first difficulty, with the
+    /// current job and upstream target.
+    fn new(
+        shared: &'a Shared,
+        peer: std::net::SocketAddr,
+        range: &ExtranonceRange,
+        reply: mpsc::Sender<Answer>,
+    ) -> Miner<'a> {
+        let (version_rolling, current, upstream_target) = {
+            let st = lock(&shared.state);
+            (
+                st.link.as_ref().is_none_or(|l| l.version_rolling),
+                st.current.clone(),
+                st.upstream_target,
+            )
+        };
+        let dc = &shared.cfg.downstream_difficulty_config;
+        let policy = Policy {
+            floor: difficulty_for(dc.min_individual_miner_hashrate, dc.shares_per_minute),
+            ceiling: None,
+            power_of_two: dc.difficulty_power_of_two,
+            miner_minimum: None,
+        };
+        let mut server = Server::new(ServerConfig {
+            extranonce1: range.prefix().to_vec(),
+            extranonce2_size: range.rollable(),
+            initial_difficulty: policy.apply(policy.floor),
+            version_rolling_mask: version_mask(version_rolling),
+            max_jobs: MAX_JOBS,
+            max_workers: shared.cfg.max_workers_per_connection,
+            ..ServerConfig::default()
+        });
+        if let Some(n) = current {
+            // Kept for the subscribe answer, which sends it.
+            server.notify((*n).clone());
         }
-        if w.remembered {
-            lock(&shared.last_difficulty).release(&w.key.worker, now);
+        let mut m = Miner {
+            shared,
+            peer,
+            server,
+            // Monotonic: a wall clock set back or forward must not make vardiff jump.
+            vardiff: Vardiff::new(
+                dc.shares_per_minute,
+                dc.min_individual_miner_hashrate,
+                monotonic_ms(),
+            ),
+            policy,
+            suggested: false,
+            workers: Vec::new(),
+            reply,
+            out: String::new(),
+        };
+        if let Some(t) = upstream_target {
+            m.on_upstream_target(t);
+            m.out.clear();
+        }
+        m
+    }
+
+    /// Updates were missed (the broadcast lagged): catch up with what they said.
+    fn catch_up(&mut self) {
+        let (cur, t, rolling) = {
+            let st = lock(&self.shared.state);
+            (
+                st.current.clone(),
+                st.upstream_target,
+                st.link.as_ref().map(|l| l.version_rolling),
+            )
+        };
+        if let Some(t) = t {
+            self.on_upstream_target(t);
+        }
+        if let Some(r) = rolling {
+            self.on_version_rolling(r);
+        }
+        if let Some(n) = cur {
+            let mut n = (*n).clone();
+            n.clean_jobs = true;
+            self.on_notify(&n);
         }
     }
-    let _ = lock(&shared.ids).release(&range);
+
+    /// The connection closed: its workers leave the metrics and their difficulty starts to
+    /// expire.
+    fn release_workers(&self) {
+        let now = Instant::now();
+        for w in &self.workers {
+            if w.listed {
+                self.shared.registry.worker_down(&w.key, now);
+            }
+            if w.remembered {
+                lock(&self.shared.last_difficulty).release(&w.key.worker, now);
+            }
+        }
+    }
 }
 
 /// Write what is queued; false when the miner is gone, or did not read it within
