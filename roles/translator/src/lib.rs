@@ -307,38 +307,7 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
     let ours = MINER_ID_BYTES + shared.cfg.downstream_extranonce2_size as usize;
     while let Some(e) = rx.recv().await {
         match e {
-            UpstreamEvent::Up(info) => {
-                // run_upstreams refuses channels with fewer than `ours` bytes.
-                let Some(split) = ExtranonceSplit::of_channel(&info, ours) else {
-                    continue;
-                };
-                {
-                    let mut st = lock(&shared.state);
-                    st.link = Some(Link {
-                        generation: info.generation,
-                        split,
-                        version_rolling: info.version_rolling(),
-                    });
-                    st.jobs.clear();
-                    st.prev = None;
-                    st.upstream_target = Some(info.target);
-                }
-                let _ = shared
-                    .updates
-                    .send(MinerUpdate::UpstreamTarget(info.target));
-                // Before the link's first job: miners that negotiated version rolling learn
-                // the new link's mask (each miner's server sends it only if theirs changes).
-                let _ = shared
-                    .updates
-                    .send(MinerUpdate::VersionRolling(info.version_rolling()));
-                shared.registry.set_upstream_up(&info.endpoint, true);
-                shared
-                    .stats
-                    .upstream_channels_opened
-                    .fetch_add(1, Ordering::Relaxed);
-                shared.stats.upstream_up.store(true, Ordering::Relaxed);
-                shared.up.send_replace(true);
-            }
+            UpstreamEvent::Up(info) => on_up(&shared, info, ours),
             UpstreamEvent::Down {
                 generation,
                 endpoint,
@@ -356,40 +325,10 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
                 // Miners stay connected on their last job until the next channel's first.
             }
             UpstreamEvent::NewExtendedMiningJob { generation, job } => {
-                let mut st = lock(&shared.state);
-                let Some(link) = st.link.clone().filter(|l| l.generation == generation) else {
-                    continue;
-                };
-                let active = match (job.min_ntime, &st.prev) {
-                    (Some(t), Some(p)) => Some(notify(&job, &link, p, t, false)),
-                    _ => None,
-                };
-                st.jobs.insert(job.job_id, job);
-                while st.jobs.len() > 32 {
-                    st.jobs.pop_first();
-                }
-                if let Some(n) = active {
-                    let n = Arc::new(n);
-                    st.current = Some(n.clone());
-                    drop(st);
-                    let _ = shared.updates.send(MinerUpdate::Notify(n));
-                }
+                on_new_job(&shared, generation, job)
             }
             UpstreamEvent::SetNewPrevHash { generation, prev } => {
-                let mut st = lock(&shared.state);
-                let Some(link) = st.link.clone().filter(|l| l.generation == generation) else {
-                    continue;
-                };
-                let Some(job) = st.jobs.get(&prev.job_id) else {
-                    tracing::warn!(job_id = prev.job_id, "SetNewPrevHash for an unknown job");
-                    continue;
-                };
-                let n = Arc::new(notify(job, &link, &prev, prev.min_ntime, true));
-                st.jobs.retain(|&id, _| id >= prev.job_id);
-                st.prev = Some(prev);
-                st.current = Some(n.clone());
-                drop(st);
-                let _ = shared.updates.send(MinerUpdate::Notify(n));
+                on_prev_hash(&shared, generation, prev)
             }
             UpstreamEvent::SetTarget { generation, target } => {
                 let mut st = lock(&shared.state);
@@ -424,6 +363,80 @@ async fn upstream_events(shared: Arc<Shared>, mut rx: mpsc::Receiver<UpstreamEve
             }
         }
     }
+}
+
+/// A channel is open on a new upstream link: its split, target and version rolling.
+fn on_up(shared: &Shared, info: roles_utils::upstream::ChannelInfo, ours: usize) {
+    // run_upstreams refuses channels with fewer than `ours` bytes.
+    let Some(split) = ExtranonceSplit::of_channel(&info, ours) else {
+        return;
+    };
+    {
+        let mut st = lock(&shared.state);
+        st.link = Some(Link {
+            generation: info.generation,
+            split,
+            version_rolling: info.version_rolling(),
+        });
+        st.jobs.clear();
+        st.prev = None;
+        st.upstream_target = Some(info.target);
+    }
+    let _ = shared
+        .updates
+        .send(MinerUpdate::UpstreamTarget(info.target));
+    // Before the link's first job: miners that negotiated version rolling learn
+    // the new link's mask (each miner's server sends it only if theirs changes).
+    let _ = shared
+        .updates
+        .send(MinerUpdate::VersionRolling(info.version_rolling()));
+    shared.registry.set_upstream_up(&info.endpoint, true);
+    shared
+        .stats
+        .upstream_channels_opened
+        .fetch_add(1, Ordering::Relaxed);
+    shared.stats.upstream_up.store(true, Ordering::Relaxed);
+    shared.up.send_replace(true);
+}
+
+/// A job of the current link: kept, and sent to miners at once when it is active.
+fn on_new_job(shared: &Shared, generation: u64, job: NewExtendedMiningJob<'static>) {
+    let mut st = lock(&shared.state);
+    let Some(link) = st.link.clone().filter(|l| l.generation == generation) else {
+        return;
+    };
+    let active = match (job.min_ntime, &st.prev) {
+        (Some(t), Some(p)) => Some(notify(&job, &link, p, t, false)),
+        _ => None,
+    };
+    st.jobs.insert(job.job_id, job);
+    while st.jobs.len() > 32 {
+        st.jobs.pop_first();
+    }
+    if let Some(n) = active {
+        let n = Arc::new(n);
+        st.current = Some(n.clone());
+        drop(st);
+        let _ = shared.updates.send(MinerUpdate::Notify(n));
+    }
+}
+
+/// The current link's new prev hash: its job becomes every miner's clean job.
+fn on_prev_hash(shared: &Shared, generation: u64, prev: SetNewPrevHash) {
+    let mut st = lock(&shared.state);
+    let Some(link) = st.link.clone().filter(|l| l.generation == generation) else {
+        return;
+    };
+    let Some(job) = st.jobs.get(&prev.job_id) else {
+        tracing::warn!(job_id = prev.job_id, "SetNewPrevHash for an unknown job");
+        return;
+    };
+    let n = Arc::new(notify(job, &link, &prev, prev.min_ntime, true));
+    st.jobs.retain(|&id, _| id >= prev.job_id);
+    st.prev = Some(prev);
+    st.current = Some(n.clone());
+    drop(st);
+    let _ = shared.updates.send(MinerUpdate::Notify(n));
 }
 
 /// The README's examples run as doc tests.
