@@ -965,15 +965,22 @@ impl Session {
     }
 
     fn validate(&mut self, share: Submission<'_>) -> Result<(), ShareError> {
+        let work = self.header_of(&share)?;
+        self.credit(&share, work)
+    }
+
+    /// The share's whole header and its hash, once its channel, job, version bits, nTime
+    /// and extranonce size are right for it.
+    fn header_of(&mut self, share: &Submission<'_>) -> Result<Work, ShareError> {
         let Submission {
             channel_id,
-            sequence_number,
             job_id,
             nonce,
             ntime,
             version,
             extranonce,
-        } = share;
+            ..
+        } = *share;
         let epoch = self.epoch;
         let Some(ch) = self.channels.get(&channel_id) else {
             return Err(ShareError::InvalidChannelId);
@@ -1038,7 +1045,35 @@ impl Session {
         };
         let header = block_header(version, &prev.prev_hash, &root, ntime, prev.nbits, nonce);
         let hash = sha256d(&header);
+        Ok(Work {
+            template,
+            extranonce: full,
+            header,
+            hash,
+            network_target,
+        })
+    }
 
+    /// Credit a share whose header is `work`: it must meet the channel's target (or the
+    /// previous one, for a while after a change) and not have been seen; it is acknowledged
+    /// in batches, or forwarded when it meets the upstream target, and a block is reported.
+    fn credit(&mut self, share: &Submission<'_>, work: Work) -> Result<(), ShareError> {
+        let Submission {
+            channel_id,
+            sequence_number,
+            job_id,
+            nonce,
+            ntime,
+            version,
+            ..
+        } = *share;
+        let Work {
+            template,
+            extranonce: full,
+            header,
+            hash,
+            network_target,
+        } = work;
         let now = self.now.monotonic_ms;
         let batch_size = self.cfg.share_batch_size.max(1);
         let upstream_target = self.upstream_target;
@@ -1107,6 +1142,15 @@ impl Session {
             }));
         Ok(())
     }
+}
+
+/// A share's header, worked out from its job and channel.
+struct Work {
+    template: Arc<JobTemplate>,
+    extranonce: Extranonce,
+    header: [u8; 80],
+    hash: [u8; 32],
+    network_target: Target,
 }
 
 /// The fields of SubmitSharesStandard / SubmitSharesExtended.
