@@ -110,8 +110,8 @@ async fn open_pool_channel(
         ..ClientConfig::default()
     };
     let mut pool = ClientSession::new(cfg, setup, now());
-    flush_pool(&pool_conn, &mut pool).await?;
-    let setup_flags = pool_until(&pool_conn, &mut pool, |e| match e {
+    roles_utils::upstream::flush(&pool_conn, &mut pool).await?;
+    let setup_flags = roles_utils::upstream::read_until(&pool_conn, &mut pool, |e| match e {
         ClientEvent::SetupDone { flags } => Some(Ok(flags)),
         _ => None,
     })
@@ -119,8 +119,8 @@ async fn open_pool_channel(
     let request_id = pool
         .open_extended(&u.user_identity, 0.0, MAX_TARGET, req.min_extranonce_size)
         .map_err(|e| e.to_string())?;
-    flush_pool(&pool_conn, &mut pool).await?;
-    let channel_id = pool_until(&pool_conn, &mut pool, |e| match e {
+    roles_utils::upstream::flush(&pool_conn, &mut pool).await?;
+    let channel_id = roles_utils::upstream::read_until(&pool_conn, &mut pool, |e| match e {
         ClientEvent::ChannelOpened {
             request_id: r,
             channel_id,
@@ -197,33 +197,4 @@ async fn open_jds(
     let outputs = token.outputs.clone();
     jds.return_token(token);
     Ok((jds_conn, jds, outputs))
-}
-
-async fn flush_pool(conn: &Connection, s: &mut ClientSession<Route>) -> Result<(), String> {
-    while let Some(m) = s.poll_message() {
-        send_frame(conn, m).await?;
-    }
-    Ok(())
-}
-
-async fn pool_until<T>(
-    conn: &Connection,
-    s: &mut ClientSession<Route>,
-    mut done: impl FnMut(ClientEvent<Route>) -> Option<Result<T, String>>,
-) -> Result<T, String> {
-    loop {
-        let f = conn
-            .receiver
-            .recv()
-            .await
-            .map_err(|_| "the pool closed the connection".to_string())?;
-        let h = f.header();
-        s.handle_frame(h.extension_type(), h.msg_type(), f.payload(), now())
-            .map_err(|e| e.to_string())?;
-        while let Some(e) = s.poll_event() {
-            if let Some(r) = done(e) {
-                return r;
-            }
-        }
-    }
 }

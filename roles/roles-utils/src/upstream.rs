@@ -456,7 +456,8 @@ async fn establish<R>(
 }
 
 /// Send what the session queued.
-async fn flush<R>(conn: &Connection, session: &mut Session<R>) -> Result<(), String> {
+/// Send every message the session has queued.
+pub async fn flush<R>(conn: &Connection, session: &mut Session<R>) -> Result<(), String> {
     while let Some(m) = session.poll_message() {
         send(conn, m).await?;
     }
@@ -465,7 +466,7 @@ async fn flush<R>(conn: &Connection, session: &mut Session<R>) -> Result<(), Str
 
 /// Read frames into the session until `done` picks an event (other events are dropped: none
 /// matter before the channel is open).
-async fn read_until<R, T>(
+pub async fn read_until<R, T>(
     conn: &Connection,
     session: &mut Session<R>,
     mut done: impl FnMut(ClientEvent<R>) -> Option<Result<T, String>>,
